@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/relais-onco/relais/sqlstore"
+	"github.com/relais-onco/relais/web"
+)
+
+// serveConfig holds the flags of `relais serve`, which `relais demo` shares.
+type serveConfig struct {
+	addr     string
+	data     string
+	db       string
+	site     string
+	logLevel string
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT`")
+	fs.StringVar(&c.data, "data", defaultData, "data `DIR`: the embedded database, keys and documents")
+	fs.StringVar(&c.db, "db", "", "database `DSN`: sqlite:PATH or postgres://USER@HOST:5432/DB (default: sqlite in --data)")
+	fs.StringVar(&c.site, "site", "", "this site's `ID` (required when the database is new)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func (c *serveConfig) dsn() string {
+	if c.db != "" {
+		return c.db
+	}
+	return "sqlite:" + filepath.Join(c.data, "relais.db")
+}
+
+func (c *serveConfig) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", c.logLevel)
+	}
+	return newLogger(w, lvl), nil
+}
+
+func init() {
+	register("serve", "serve a site's Relais over HTTP", func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+		var cfg serveConfig
+		fs := newFlags("serve", stderr)
+		cfg.flags(fs, "relais-data")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		log, err := cfg.logger(stderr)
+		if err != nil {
+			return err
+		}
+		db, err := sqlstore.Open(ctx, cfg.dsn(), sqlstore.Options{Site: cfg.site, Log: log})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return serve(ctx, cfg, db, log, func(url string) {
+			fmt.Fprintf(stdout, "Relais (site %s) is serving on %s\n", db.Site, url)
+		})
+	})
+}
+
+// services builds the web services from a store.
+func services(db *sqlstore.DB) web.Services {
+	return web.Services{Users: db, Patients: db, Catalogue: db, Protocols: db, Treatments: db}
+}
+
+// serve listens on cfg.addr until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logger, announce func(url string)) error {
+	srv := web.New(db.Site, services(db), log)
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	srv.SetReady()
+	announce("http://" + ln.Addr().String() + "/")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	_ = os.Stdout.Sync()
+	return nil
+}

@@ -1,0 +1,5 @@
+package relais
+
+// ProtocolService manages the protocol library and its versions.
+// (Filled in by the treatment-record work.)
+type ProtocolService interface{}

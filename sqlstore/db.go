@@ -1,0 +1,428 @@
+// Package sqlstore implements Relais's services on database/sql, for SQLite
+// (modernc.org/sqlite, pure Go, the embedded default) and PostgreSQL (pgx).
+// It owns the schema (one embedded migration folder per engine), the mapping
+// of driver errors to relais errors, SQLite's busy handling, and the append of
+// a journal entry inside every writing transaction.
+//
+// Queries are written once with ? placeholders and rebound for PostgreSQL.
+// Storage methods open one transaction and pass it to small helpers, after
+// WTF Dial.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/journal"
+)
+
+// Engine names a database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// DB is an open Relais database.
+type DB struct {
+	Engine Engine
+	DSN    string // as given, for messages (never contains a password we print: see Redacted)
+	Site   string // the local site: the chain this database appends to
+	Log    *slog.Logger
+
+	w *sql.DB // writes: one connection on SQLite, the pool on PostgreSQL
+	r *sql.DB // reads
+
+	rebindCache sync.Map // query → PostgreSQL form
+
+	// afterCommit hooks run after a writing transaction commits (outbox,
+	// replication, cache invalidation); set them before serving.
+	hooksMu     sync.RWMutex
+	afterCommit []func(entries []journal.Entry)
+}
+
+// Options tune Open.
+type Options struct {
+	Site string       // local site id; required when the database is new
+	Log  *slog.Logger // defaults to slog.Default()
+	// ReadOnly opens the database without migrating and refuses writes (a
+	// snapshot being inspected, a newer schema than this binary knows).
+	ReadOnly bool
+}
+
+// ParseDSN splits "sqlite:PATH" or "postgres://…" into an engine and the
+// driver's data source. A bare path is taken as SQLite.
+func ParseDSN(dsn string) (Engine, string, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return Postgres, dsn, nil
+	case strings.HasPrefix(dsn, "sqlite:"):
+		p := strings.TrimPrefix(dsn, "sqlite:")
+		p = strings.TrimPrefix(p, "//")
+		if p == "" {
+			return "", "", relais.Invalid("db.open", "db", "sqlite: needs a file path, e.g. sqlite:/var/lib/relais/relais.db")
+		}
+		return SQLite, p, nil
+	case dsn == "":
+		return "", "", relais.Invalid("db.open", "db", "no database given: use --db sqlite:PATH or --db postgres://USER@HOST:5432/DB")
+	case strings.Contains(dsn, "://"):
+		return "", "", relais.Invalid("db.open", "db", "unknown database scheme in %q: use sqlite:PATH or postgres://…", Redacted(dsn))
+	default:
+		return SQLite, dsn, nil
+	}
+}
+
+// Redacted returns dsn with any password replaced, for logs and messages.
+func Redacted(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Open opens (creating if needed) the database at dsn and brings its schema up
+// to date, unless opts.ReadOnly.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	const op = "db.open"
+	engine, src, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{Engine: engine, DSN: dsn, Log: opts.Log}
+	if db.Log == nil {
+		db.Log = slog.Default()
+	}
+	switch engine {
+	case SQLite:
+		if dir := filepath.Dir(src); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, relais.E(op, relais.KindUnavailable, err)
+			}
+		}
+		q := "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_time_format=sqlite"
+		if opts.ReadOnly {
+			q += "&mode=ro"
+		}
+		if db.w, err = sql.Open("sqlite", "file:"+src+q+"&_txlock=immediate"); err != nil {
+			return nil, relais.E(op, relais.KindUnavailable, err)
+		}
+		db.w.SetMaxOpenConns(1) // SQLite has one writer; queue in Go, not in busy loops
+		if db.r, err = sql.Open("sqlite", "file:"+src+q); err != nil {
+			db.w.Close()
+			return nil, relais.E(op, relais.KindUnavailable, err)
+		}
+		db.r.SetMaxOpenConns(8)
+	case Postgres:
+		if db.w, err = sql.Open("pgx", src); err != nil {
+			return nil, relais.E(op, relais.KindUnavailable, err)
+		}
+		db.w.SetMaxOpenConns(16)
+		db.r = db.w
+	}
+	if err := db.w.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, relais.E(op, relais.KindUnavailable, fmt.Sprintf("cannot reach the database %s", Redacted(dsn)), err)
+	}
+	if !opts.ReadOnly {
+		if err := db.migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	if err := db.initSite(ctx, opts.Site, opts.ReadOnly); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	var err error
+	if db.r != nil && db.r != db.w {
+		err = db.r.Close()
+	}
+	if db.w != nil {
+		if e := db.w.Close(); e != nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// SQL returns the underlying read pool, for tools (check, audit) that walk
+// tables directly.
+func (db *DB) SQL() *sql.DB { return db.r }
+
+// OnCommit registers f to run after every writing transaction commits, with
+// the journal entries it appended.
+func (db *DB) OnCommit(f func(entries []journal.Entry)) {
+	db.hooksMu.Lock()
+	db.afterCommit = append(db.afterCommit, f)
+	db.hooksMu.Unlock()
+}
+
+// initSite records the local site at first start and checks it afterwards.
+func (db *DB) initSite(ctx context.Context, site string, readOnly bool) error {
+	const op = "db.site"
+	var stored string
+	err := db.r.QueryRowContext(ctx, db.rebind("SELECT value FROM meta WHERE key = ?"), "site").Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if site == "" {
+			return relais.E(op, relais.KindInvalid, relais.Field("site"), "this database is new: say which site it belongs to with --site ID")
+		}
+		if readOnly {
+			return relais.E(op, relais.KindInvalid, "this database has no site recorded")
+		}
+		// The site and the head of its (empty) journal chain are made together.
+		tx, err := db.w.BeginTx(ctx, nil)
+		if err != nil {
+			return relais.E(op, mapErr(err))
+		}
+		defer tx.Rollback()
+		if _, err = tx.ExecContext(ctx, db.rebind("INSERT INTO meta (key, value) VALUES (?, ?)"), "site", site); err != nil {
+			return relais.E(op, mapErr(err))
+		}
+		if _, err = tx.ExecContext(ctx, db.rebind("INSERT INTO site (id, name, kind, public_key, created_at) VALUES (?, ?, 'other', '', ?)"),
+			site, site, T(relais.Now())); err != nil {
+			return relais.E(op, mapErr(err))
+		}
+		if _, err = tx.ExecContext(ctx, db.rebind("INSERT INTO journal_head (site, seq, hash) VALUES (?, 0, ?)"), site, journal.GenesisHash); err != nil {
+			return relais.E(op, mapErr(err))
+		}
+		if err := tx.Commit(); err != nil {
+			return relais.E(op, mapErr(err))
+		}
+		db.Site = site
+		return nil
+	case err != nil:
+		return relais.E(op, mapErr(err))
+	}
+	if site != "" && site != stored {
+		return relais.E(op, relais.KindConflict, relais.Field("site"),
+			fmt.Sprintf("this database belongs to site %q, not %q: check --site and --db", stored, site))
+	}
+	db.Site = stored
+	return nil
+}
+
+// rebind turns ? placeholders into $1, $2… for PostgreSQL.
+func (db *DB) rebind(q string) string {
+	if db.Engine != Postgres {
+		return q
+	}
+	if v, ok := db.rebindCache.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	inStr := false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c == '\'' {
+			inStr = !inStr
+		}
+		if c == '?' && !inStr {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	s := b.String()
+	db.rebindCache.Store(q, s)
+	return s
+}
+
+// migration is one embedded schema step.
+type migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations lists the embedded migrations of engine, in order.
+func Migrations(engine Engine) ([]migration, error) {
+	dir := "migrations/" + string(engine)
+	ents, err := fs.ReadDir(migrationsFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number and an underscore", name)
+		}
+		b, err := fs.ReadFile(migrationsFS, dir+"/"+name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migration %s: versions must be 1, 2, 3… without gaps", m.Name)
+		}
+	}
+	return ms, nil
+}
+
+// SchemaVersion is the schema version this binary brings a database to.
+func SchemaVersion() int {
+	ms, err := Migrations(SQLite)
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+// CurrentSchema returns the schema version recorded in the database (0 for a
+// new one).
+func (db *DB) CurrentSchema(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := db.r.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migration").Scan(&v)
+	if err != nil {
+		if isNoTable(err) {
+			return 0, nil
+		}
+		return 0, relais.E("db.schema", mapErr(err))
+	}
+	return int(v.Int64), nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	const op = "db.migrate"
+	ms, err := Migrations(db.Engine)
+	if err != nil {
+		return relais.E(op, err)
+	}
+	create := "CREATE TABLE IF NOT EXISTS schema_migration (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+	if _, err := db.w.ExecContext(ctx, create); err != nil {
+		return relais.E(op, relais.KindUnavailable, err)
+	}
+	cur, err := db.CurrentSchema(ctx)
+	if err != nil {
+		return err
+	}
+	if cur > len(ms) {
+		return relais.E(op, relais.KindVersion, fmt.Sprintf(
+			"the database is at schema version %d, newer than this Relais %s (schema %d): run the Relais version that wrote it, or upgrade this one",
+			cur, relais.Version, len(ms)))
+	}
+	for _, m := range ms[cur:] {
+		start := time.Now()
+		tx, err := db.w.BeginTx(ctx, nil)
+		if err != nil {
+			return relais.E(op, err)
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			tx.Rollback()
+			return relais.E(op, fmt.Sprintf("migration %s failed; the database is unchanged", m.Name), err)
+		}
+		if _, err := tx.ExecContext(ctx, db.rebind("INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)"),
+			m.Version, m.Name, relais.Now().Format(journal.TimeFormat)); err != nil {
+			tx.Rollback()
+			return relais.E(op, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return relais.E(op, err)
+		}
+		db.Log.Info("migrated", "migration", m.Name, "took", time.Since(start))
+	}
+	return nil
+}
+
+// mapErr turns driver errors into relais errors, the same on both engines.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return relais.E(relais.KindNotFound, err)
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "23505":
+			return relais.E(relais.KindConflict, "this already exists", err)
+		case "23503":
+			return relais.E(relais.KindInvalid, "it refers to something that does not exist", err)
+		case "23514", "23502":
+			return relais.E(relais.KindInvalid, "a value is not allowed", err)
+		case "40001", "40P01":
+			return relais.E(relais.KindUnavailable, "the database was busy; try again", err)
+		}
+		return err
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return relais.E(relais.KindConflict, "this already exists", err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return relais.E(relais.KindInvalid, "it refers to something that does not exist", err)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return relais.E(relais.KindInvalid, "a value is not allowed", err)
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_BUSY_SNAPSHOT:
+			return relais.E(relais.KindUnavailable, "the database was busy; try again", err)
+		}
+	}
+	return err
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "40001" || pg.Code == "40P01"
+	}
+	return false
+}
+
+func isNoTable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "42P01"
+	}
+	return strings.Contains(err.Error(), "no such table")
+}

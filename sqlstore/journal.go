@@ -1,0 +1,65 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/journal"
+)
+
+// JournalEntries returns the entries of site's chain with seq > after, in
+// order, at most limit of them (0: all).
+func (db *DB) JournalEntries(ctx context.Context, site string, after int64, limit int) ([]journal.Entry, error) {
+	q := `SELECT site, seq, id, time, user_id, username, role, action, entity, entity_id, before, after, prev, hash
+		FROM journal WHERE site = ? AND seq > ? ORDER BY seq`
+	args := []any{site, after}
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := db.r.QueryContext(ctx, db.rebind(q), args...)
+	if err != nil {
+		return nil, relais.E("journal.list", mapErr(err))
+	}
+	defer rows.Close()
+	var out []journal.Entry
+	for rows.Next() {
+		var e journal.Entry
+		var before, after string
+		if err := rows.Scan(&e.Site, &e.Seq, &e.ID, ScanTime(&e.Time), &e.UserID, &e.Username, &e.Role,
+			&e.Action, &e.Entity, &e.EntityID, &before, &after, &e.Prev, &e.Hash); err != nil {
+			return nil, relais.E("journal.list", err)
+		}
+		e.Before, e.After = []byte(before), []byte(after)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// entityLoaders read an entity back as the journal's after-image describes
+// it, by entity name; `relais audit verify` compares the two.
+var entityLoaders = map[string]func(tx *Tx, id relais.ID) (any, error){}
+
+// registerEntity declares how to read back an entity that the journal
+// describes. Each storage file registers its own entities in init.
+func registerEntity(name string, load func(tx *Tx, id relais.ID) (any, error)) {
+	if _, dup := entityLoaders[name]; dup {
+		panic("sqlstore: entity registered twice: " + name)
+	}
+	entityLoaders[name] = load
+}
+
+// LoadEntity reads entity/id back in its journal form. ok is false when no
+// loader is registered for entity.
+func (tx *Tx) LoadEntity(entity string, id relais.ID) (v any, ok bool, err error) {
+	load, ok := entityLoaders[entity]
+	if !ok {
+		return nil, false, nil
+	}
+	v, err = load(tx, id)
+	return v, true, err
+}
+
+func init() {
+	registerEntity("user", func(tx *Tx, id relais.ID) (any, error) { return userByID(tx, id) })
+}
