@@ -38,28 +38,35 @@ func (db *DB) JournalEntries(ctx context.Context, site string, after int64, limi
 
 // entityLoaders read an entity back as the journal's after-image describes
 // it, by entity name; `relais audit verify` compares the two.
-var entityLoaders = map[string]func(tx *Tx, id relais.ID) (any, error){}
+var entityLoaders = map[string]entityLoader{}
+
+type entityLoader struct {
+	table string // the table whose rows (by id column) this entity's entries describe
+	load  func(tx *Tx, id relais.ID) (any, error)
+}
 
 // registerEntity declares how to read back an entity that the journal
-// describes. Each storage file registers its own entities in init.
-func registerEntity(name string, load func(tx *Tx, id relais.ID) (any, error)) {
+// describes, and the table holding its rows (so that a row inserted outside
+// Relais, which no entry describes, is found too). Each storage file
+// registers its own entities in init.
+func registerEntity(name, table string, load func(tx *Tx, id relais.ID) (any, error)) {
 	if _, dup := entityLoaders[name]; dup {
 		panic("sqlstore: entity registered twice: " + name)
 	}
-	entityLoaders[name] = load
+	entityLoaders[name] = entityLoader{table, load}
 }
 
 // LoadEntity reads entity/id back in its journal form. ok is false when no
 // loader is registered for entity.
 func (tx *Tx) LoadEntity(entity string, id relais.ID) (v any, ok bool, err error) {
-	load, ok := entityLoaders[entity]
+	l, ok := entityLoaders[entity]
 	if !ok {
 		return nil, false, nil
 	}
-	v, err = load(tx, id)
+	v, err = l.load(tx, id)
 	return v, true, err
 }
 
 func init() {
-	registerEntity("user", func(tx *Tx, id relais.ID) (any, error) { return userByID(tx, id) })
+	registerEntity("user", "app_user", func(tx *Tx, id relais.ID) (any, error) { return userByID(tx, id) })
 }

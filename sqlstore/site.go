@@ -71,5 +71,5 @@ func (db *DB) Sites(ctx context.Context) ([]relais.Site, error) {
 }
 
 func init() {
-	registerEntity("site", func(tx *Tx, id relais.ID) (any, error) { return siteByID(tx, string(id)) })
+	registerEntity("site", "site", func(tx *Tx, id relais.ID) (any, error) { return siteByID(tx, string(id)) })
 }

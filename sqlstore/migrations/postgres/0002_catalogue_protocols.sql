@@ -1,0 +1,1 @@
+-- Catalogue (drugs, products, diluents, stability) and the protocol library.

@@ -1,0 +1,1 @@
+-- Patients: identity, INS, measurements, allergies, sharing, notes.

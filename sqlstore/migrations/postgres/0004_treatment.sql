@@ -1,0 +1,1 @@
+-- Treatments, cycle prescriptions and their lines, checks, OK-to-treat, validation.
