@@ -116,11 +116,31 @@ func Invalid(op, field, format string, args ...any) error {
 	return &Error{Op: op, Kind: KindInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// fieldError is implemented by errors of leaf packages (clinical) that cannot
+// import this one: they are field errors of KindInvalid.
+type fieldError interface {
+	InvalidField() (field, message string)
+}
+
+// asError returns err as an *Error, converting a leaf package's field error.
+func asError(err error, e **Error) bool {
+	if errors.As(err, e) {
+		return true
+	}
+	var fe fieldError
+	if errors.As(err, &fe) {
+		f, m := fe.InvalidField()
+		*e = &Error{Kind: KindInvalid, Field: f, Message: m}
+		return true
+	}
+	return false
+}
+
 // ErrorKind returns the kind of the first *Error in err's chain, KindOther
 // when there is none.
 func ErrorKind(err error) Kind {
 	var e *Error
-	for errors.As(err, &e) {
+	for asError(err, &e) {
 		if e.Kind != KindOther {
 			return e.Kind
 		}
@@ -136,7 +156,7 @@ func ErrorKind(err error) Kind {
 // Message in its chain, or a generic one that leaks nothing internal.
 func ErrorMessage(err error) string {
 	var e *Error
-	for errors.As(err, &e) {
+	for asError(err, &e) {
 		if e.Message != "" {
 			return e.Message
 		}
@@ -152,7 +172,7 @@ func ErrorMessage(err error) string {
 // field, plus any in Fields).
 func FieldErrors(err error) []*Error {
 	var e *Error
-	if !errors.As(err, &e) {
+	if !asError(err, &e) {
 		return nil
 	}
 	var out []*Error
@@ -180,7 +200,7 @@ func Errors(op string, errs []error) error {
 	e := &Error{Op: op, Kind: KindInvalid, Message: fmt.Sprintf("%d fields are invalid", len(errs))}
 	for _, err := range errs {
 		var fe *Error
-		if errors.As(err, &fe) {
+		if asError(err, &fe) {
 			e.Fields = append(e.Fields, fe)
 		} else {
 			e.Fields = append(e.Fields, &Error{Kind: KindInvalid, Err: err})

@@ -1,0 +1,766 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/clinical"
+)
+
+// Cycle prescriptions, from draft to pharmaceutical validation. Each method
+// loads the prescription in its transaction, applies one transition of the
+// domain (relais.Prescription's methods), writes it back and journals the
+// whole prescription before and after.
+
+func init() {
+	registerEntity("prescription", "prescription", func(tx *Tx, id relais.ID) (any, error) { return prescriptionByID(tx, id) })
+}
+
+const prescriptionColumns = `id, site, treatment_id, patient_id, cycle, start_date, status, protocol_version_id, regimen,
+	measurements, days, checks, prescriber_id, prescriber_name, signed_at, cancel_reason, created_at, updated_at`
+
+const lineColumns = `id, prescription_id, seq, day, date, protocol_line_id, drug_id, inn, drug_class, kind, route, rule, dose, unit,
+	calculation, modification, vehicle, volume_ml, duration_min, rate_ml_h, comments, status, validation`
+
+func scanPrescription(sc interface{ Scan(...any) error }) (relais.Prescription, error) {
+	var p relais.Prescription
+	var meas, days, checks string
+	err := sc.Scan(&p.ID, &p.Site, &p.TreatmentID, &p.PatientID, &p.Cycle, scanDate(&p.StartDate), &p.Status,
+		&p.ProtocolVersionID, &p.Regimen, &meas, &days, &checks, &p.PrescriberID, &p.PrescriberName,
+		ScanTime(&p.SignedAt), &p.CancelReason, ScanTime(&p.CreatedAt), ScanTime(&p.UpdatedAt))
+	if err != nil {
+		return p, err
+	}
+	if err := fromJSONText(meas, &p.Measurements); err != nil {
+		return p, fmt.Errorf("prescription %s: measurements: %w", p.ID, err)
+	}
+	if err := fromJSONText(days, &p.Days); err != nil {
+		return p, fmt.Errorf("prescription %s: days: %w", p.ID, err)
+	}
+	if err := fromJSONText(checks, &p.Checks); err != nil {
+		return p, fmt.Errorf("prescription %s: checks: %w", p.ID, err)
+	}
+	return p, nil
+}
+
+func scanLine(sc interface{ Scan(...any) error }) (relais.PrescriptionLine, string, error) {
+	var l relais.PrescriptionLine
+	var presID, rule, calc, mod, val string
+	err := sc.Scan(&l.ID, &presID, &l.Seq, &l.Day, scanDate(&l.Date), &l.ProtocolLineID, &l.DrugID, &l.INN, &l.DrugClass,
+		&l.Kind, &l.Route, &rule, &l.Dose, &l.Unit, &calc, &mod, &l.Vehicle, &l.VolumeML, &l.DurationMin, &l.RateMLH,
+		&l.Comments, &l.Status, &val)
+	if err != nil {
+		return l, "", err
+	}
+	for _, c := range []struct {
+		s string
+		v any
+	}{{rule, &l.Rule}, {calc, &l.Calculation}, {mod, &l.Modification}, {val, &l.Validation}} {
+		if err := fromJSONText(c.s, c.v); err != nil {
+			return l, "", fmt.Errorf("prescription line %s: %w", l.ID, err)
+		}
+	}
+	return l, presID, nil
+}
+
+func prescriptionByID(tx *Tx, id relais.ID) (relais.Prescription, error) {
+	p, err := scanPrescription(tx.QueryRow("SELECT "+prescriptionColumns+" FROM prescription WHERE id = ?", id))
+	if err != nil {
+		if relais.ErrorKind(mapErr(err)) == relais.KindNotFound {
+			return p, relais.E("prescription.get", relais.KindNotFound, fmt.Sprintf("no prescription %s", id))
+		}
+		return p, relais.E("prescription.get", mapErr(err))
+	}
+	rows, err := tx.Query("SELECT "+lineColumns+" FROM prescription_line WHERE prescription_id = ? ORDER BY day, seq, id", id)
+	if err != nil {
+		return p, relais.E("prescription.get", err)
+	}
+	defer rows.Close()
+	p.Lines = []relais.PrescriptionLine{}
+	for rows.Next() {
+		l, _, err := scanLine(rows)
+		if err != nil {
+			return p, relais.E("prescription.get", err)
+		}
+		p.Lines = append(p.Lines, l)
+	}
+	return p, rows.Err()
+}
+
+// insertPrescription writes a new prescription and its lines.
+func insertPrescription(tx *Tx, p *relais.Prescription) error {
+	meas, days, checks, err := prescriptionDocs(p)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO prescription (`+prescriptionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Site, p.TreatmentID, p.PatientID, p.Cycle, string(p.StartDate), p.Status, p.ProtocolVersionID, p.Regimen,
+		meas, days, checks, p.PrescriberID, p.PrescriberName, NT(p.SignedAt), p.CancelReason, T(p.CreatedAt), T(p.UpdatedAt)); err != nil {
+		return err
+	}
+	for i := range p.Lines {
+		if err := insertLine(tx, p.ID, &p.Lines[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func prescriptionDocs(p *relais.Prescription) (meas, days, checks string, err error) {
+	if meas, err = jsonText(p.Measurements); err != nil {
+		return
+	}
+	if p.Days == nil {
+		p.Days = []relais.PrescriptionDay{}
+	}
+	if days, err = jsonText(p.Days); err != nil {
+		return
+	}
+	if p.Checks == nil {
+		p.Checks = []relais.Check{}
+	}
+	checks, err = jsonText(p.Checks)
+	return
+}
+
+func insertLine(tx *Tx, presID relais.ID, l *relais.PrescriptionLine) error {
+	rule, calc, mod, val, err := lineDocs(l)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(`INSERT INTO prescription_line (`+lineColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.ID, presID, l.Seq, l.Day, string(l.Date), l.ProtocolLineID, l.DrugID, l.INN, l.DrugClass, l.Kind, l.Route, rule,
+		l.Dose, l.Unit, calc, mod, l.Vehicle, l.VolumeML, l.DurationMin, l.RateMLH, l.Comments, l.Status, val)
+	return err
+}
+
+func lineDocs(l *relais.PrescriptionLine) (rule, calc, mod, val string, err error) {
+	if rule, err = jsonText(l.Rule); err != nil {
+		return
+	}
+	if calc, err = jsonText(l.Calculation); err != nil {
+		return
+	}
+	if l.Modification != nil {
+		if mod, err = jsonText(l.Modification); err != nil {
+			return
+		}
+	}
+	if l.Validation != nil {
+		val, err = jsonText(l.Validation)
+	}
+	return
+}
+
+// updatePrescription writes back what transitions may change: the header's
+// status and documents, and each line's mutable fields.
+func updatePrescription(tx *Tx, p *relais.Prescription) error {
+	meas, days, checks, err := prescriptionDocs(p)
+	if err != nil {
+		return err
+	}
+	p.UpdatedAt = tx.Now()
+	if _, err := tx.Exec(`UPDATE prescription SET status = ?, start_date = ?, measurements = ?, days = ?, checks = ?,
+		signed_at = ?, cancel_reason = ?, updated_at = ? WHERE id = ?`,
+		p.Status, string(p.StartDate), meas, days, checks, NT(p.SignedAt), p.CancelReason, T(p.UpdatedAt), p.ID); err != nil {
+		return err
+	}
+	for i := range p.Lines {
+		l := &p.Lines[i]
+		_, calc, mod, val, err := lineDocs(l)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE prescription_line SET date = ?, dose = ?, calculation = ?, modification = ?, status = ?, validation = ?
+			WHERE id = ? AND prescription_id = ?`, string(l.Date), l.Dose, calc, mod, l.Status, val, l.ID, p.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Prescription returns one prescription with its lines.
+func (db *DB) Prescription(ctx context.Context, id relais.ID) (relais.Prescription, error) {
+	var p relais.Prescription
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		p, err = prescriptionByID(tx, id)
+		return err
+	})
+	return p, err
+}
+
+// Prescribe computes a cycle of a treatment from the protocol version and
+// the patient's latest measurements, and saves it as a draft with its checks.
+func (db *DB) Prescribe(ctx context.Context, treatmentID relais.ID, req relais.PrescribeRequest) (relais.Prescription, error) {
+	const op = "prescription.create"
+	if _, err := relais.ParseDate("start_date", string(req.StartDate)); err != nil {
+		return relais.Prescription{}, err
+	}
+	if req.Cycle <= 0 {
+		return relais.Prescription{}, relais.Invalid(op, "cycle", "the cycle number starts at 1")
+	}
+	var p relais.Prescription
+	err := db.Write(ctx, op, func(tx *Tx) error {
+		t, err := treatmentByID(tx, treatmentID)
+		if err != nil {
+			return err
+		}
+		if t.Status != relais.TreatmentPlanned && t.Status != relais.TreatmentActive {
+			return relais.E(op, relais.KindTransition, fmt.Sprintf("the treatment is %s: no new cycle can be prescribed", t.Status))
+		}
+		if req.Cycle > t.PlannedCycles {
+			return relais.E(op, relais.KindInvalid, relais.Field("cycle"),
+				fmt.Sprintf("the protocol plans %d cycles: cycle %d does not exist", t.PlannedCycles, req.Cycle))
+		}
+		v, err := versionByID(tx, t.ProtocolVersionID)
+		if err != nil {
+			return err
+		}
+		patient, err := patientByID(tx, t.PatientID)
+		if err != nil {
+			return err
+		}
+		if p, err = computePrescription(tx, t, v, patient, req); err != nil {
+			return err
+		}
+		if err := evaluate(tx, &p, t, v, patient); err != nil {
+			return err
+		}
+		if err := insertPrescription(tx, &p); err != nil {
+			return err
+		}
+		if p, err = prescriptionByID(tx, p.ID); err != nil {
+			return err
+		}
+		return tx.Journal(op, "prescription", p.ID, nil, p)
+	})
+	return p, err
+}
+
+// computePrescription builds the draft: days, lines and doses.
+func computePrescription(tx *Tx, t relais.Treatment, v relais.ProtocolVersion, patient relais.Patient, req relais.PrescribeRequest) (relais.Prescription, error) {
+	const op = "prescription.create"
+	a := tx.Actor()
+	p := relais.Prescription{
+		ID: relais.NewID(), Site: tx.Site(), TreatmentID: t.ID, PatientID: patient.ID, Cycle: req.Cycle,
+		StartDate: req.StartDate, Status: relais.PrescriptionDraft, ProtocolVersionID: v.ID,
+		Regimen:      fmt.Sprintf("%s v%d", t.ProtocolCode, t.VersionNumber),
+		PrescriberID: a.UserID, PrescriberName: displayActor(a), CreatedAt: tx.Now(), UpdatedAt: tx.Now(),
+	}
+	m, cp, err := usedMeasurements(tx, patient, req.StartDate)
+	if err != nil {
+		return p, err
+	}
+	p.Measurements = m
+	for _, d := range v.Content.Days {
+		p.Days = append(p.Days, relais.PrescriptionDay{Day: d, Date: req.StartDate.AddDays(d - 1)})
+	}
+	var errs []error
+	for i, pl := range v.Content.Lines {
+		for _, d := range pl.Days {
+			l := relais.PrescriptionLine{
+				ID: relais.NewID(), Seq: pl.Seq, Day: d, Date: req.StartDate.AddDays(d - 1), ProtocolLineID: pl.ID,
+				DrugID: pl.DrugID, INN: pl.INN, Kind: string(pl.Kind), Route: string(pl.Route), Rule: pl.Dose,
+				Vehicle: pl.Vehicle, VolumeML: pl.VolumeML, DurationMin: pl.DurationMin, RateMLH: pl.RateMLH,
+				Comments: pl.Comments, Status: relais.LineProposed,
+			}
+			if pl.DrugID != "" {
+				drug, err := drugByID(tx, pl.DrugID)
+				if err != nil {
+					return p, err
+				}
+				l.DrugClass = string(drug.Class)
+			}
+			if pl.Dose.Kind != "" {
+				res, err := clinical.Dose(pl.Dose, cp)
+				if err != nil {
+					errs = append(errs, relais.E(op, relais.KindInvalid, relais.Field(fmt.Sprintf("lines[%d].dose", i)),
+						fmt.Sprintf("%s: %s", pl.INN, relais.ErrorMessage(err)), err))
+					continue
+				}
+				l.Dose, l.Unit, l.Calculation = res.Value, res.Unit, res
+			}
+			p.Lines = append(p.Lines, l)
+		}
+	}
+	if err := relais.Errors(op, errs); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func displayActor(a relais.Actor) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return a.Username
+}
+
+// usedMeasurements takes the latest valid height, weight and creatinine
+// measured on or before the cycle's start (or now, if later), and the age on
+// day 1.
+func usedMeasurements(tx *Tx, patient relais.Patient, start relais.Date) (relais.UsedMeasurements, clinical.Patient, error) {
+	const op = "prescription.create"
+	var m relais.UsedMeasurements
+	family, err := patientFamily(tx, patient.ID)
+	if err != nil {
+		return m, clinical.Patient{}, err
+	}
+	cutoff := start.Time().Add(24 * time.Hour)
+	if now := tx.Now(); now.After(cutoff) {
+		cutoff = now
+	}
+	latest := func(kind string) (*relais.Measurement, error) {
+		ms, err := measurementsOf(tx, family, kind)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ms {
+			if ms[i].Voided == nil && !ms[i].MeasuredAt.After(cutoff) {
+				return &ms[i], nil
+			}
+		}
+		return nil, nil
+	}
+	h, err := latest("height_cm")
+	if err != nil {
+		return m, clinical.Patient{}, err
+	}
+	w, err := latest("weight_kg")
+	if err != nil {
+		return m, clinical.Patient{}, err
+	}
+	c, err := latest("creatinine_umol_l")
+	if err != nil {
+		return m, clinical.Patient{}, err
+	}
+	var errs []error
+	if h == nil {
+		errs = append(errs, relais.Invalid(op, "measurements.height_cm", "no height recorded for this patient: record one before prescribing"))
+	}
+	if w == nil {
+		errs = append(errs, relais.Invalid(op, "measurements.weight_kg", "no weight recorded for this patient: record one before prescribing"))
+	}
+	age, err := relais.AgeOn(patient.BirthDate, start)
+	if err != nil {
+		errs = append(errs, relais.Invalid(op, "start_date", "the cycle cannot start before the patient's birth (%s)", patient.BirthDate))
+	}
+	if err := relais.Errors(op, errs); err != nil {
+		return m, clinical.Patient{}, err
+	}
+	m.HeightCm, m.HeightAt = h.Value, h.MeasuredAt
+	m.WeightKg, m.WeightAt = w.Value, w.MeasuredAt
+	m.AgeYears = age.DecimalYears
+	m.Sex = string(patient.Sex)
+	ageYears := age.DecimalYears
+	cp := clinical.Patient{AgeYears: &ageYears, Sex: string(patient.Sex), HeightCm: h.Value, WeightKg: w.Value}
+	if c != nil {
+		m.CreatinineUmolL, m.CreatinineAt = c.Value, c.MeasuredAt
+		cp.CreatinineUmolL = c.Value
+	}
+	bsa, err := clinical.BSA("mosteller", h.Value, w.Value)
+	if err != nil {
+		return m, cp, relais.E(op, relais.Field("measurements"), err)
+	}
+	m.BSA, m.BSAM2 = bsa, bsa.Value
+	return m, cp, nil
+}
+
+// evaluate runs the checks on p, carrying over acknowledgements already
+// given (same code and line).
+func evaluate(tx *Tx, p *relais.Prescription, t relais.Treatment, v relais.ProtocolVersion, patient relais.Patient) error {
+	prev, dup, err := neighbours(tx, p)
+	if err != nil {
+		return err
+	}
+	cum, err := cumulativeWith(tx, p, v)
+	if err != nil {
+		return err
+	}
+	var allergies []string
+	for _, a := range patient.Allergies {
+		if a.Voided == nil {
+			allergies = append(allergies, a.Substance)
+		}
+	}
+	acks := map[string]*relais.CheckAck{}
+	for _, c := range p.Checks {
+		if c.Ack != nil {
+			acks[c.Key()] = c.Ack
+		}
+	}
+	p.Checks = relais.EvaluateChecks(relais.CheckInput{
+		Prescription: p, Policy: relais.DefaultCheckPolicy, Allergies: allergies, Previous: prev,
+		CycleLengthDays: t.CycleLengthDays, Duplicate: dup, Cumulative: cum,
+	})
+	for i := range p.Checks {
+		if a, ok := acks[p.Checks[i].Key()]; ok && p.Checks[i].Level == relais.LevelAcknowledge {
+			p.Checks[i].Ack = a
+		}
+	}
+	return nil
+}
+
+// neighbours finds the previous signed cycle of the same treatment and any
+// other live prescription of the same cycle.
+func neighbours(tx *Tx, p *relais.Prescription) (prev *relais.Prescription, dup relais.ID, err error) {
+	rows, err := tx.Query(`SELECT id, cycle, status FROM prescription WHERE treatment_id = ? AND id <> ? AND status <> 'cancelled'
+		ORDER BY cycle DESC, start_date DESC`, p.TreatmentID, p.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	type row struct {
+		id     relais.ID
+		cycle  int
+		status relais.PrescriptionStatus
+	}
+	var rs []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.cycle, &r.status); err != nil {
+			rows.Close()
+			return nil, "", err
+		}
+		rs = append(rs, r)
+	}
+	rows.Close()
+	var prevID relais.ID
+	for _, r := range rs {
+		if r.cycle == p.Cycle && dup == "" {
+			dup = r.id
+		}
+		if r.cycle < p.Cycle && prevID == "" && r.status != relais.PrescriptionDraft {
+			prevID = r.id
+		}
+	}
+	if prevID != "" {
+		pp, err := prescriptionByID(tx, prevID)
+		if err != nil {
+			return nil, "", err
+		}
+		prev = &pp
+	}
+	return prev, dup, nil
+}
+
+// loadPrescriptionFor loads a prescription for a transition and returns a
+// copy to journal as the before-image.
+func loadPrescriptionFor(tx *Tx, id relais.ID) (p, before relais.Prescription, err error) {
+	if p, err = prescriptionByID(tx, id); err != nil {
+		return
+	}
+	before, err = prescriptionByID(tx, id) // an independent copy
+	return
+}
+
+// transition applies change to a prescription and saves it, journaled.
+func (db *DB) transition(ctx context.Context, op string, id relais.ID, change func(tx *Tx, p *relais.Prescription) error) (relais.Prescription, error) {
+	var out relais.Prescription
+	err := db.Write(ctx, op, func(tx *Tx) error {
+		p, before, err := loadPrescriptionFor(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := change(tx, &p); err != nil {
+			return err
+		}
+		if err := updatePrescription(tx, &p); err != nil {
+			return err
+		}
+		if out, err = prescriptionByID(tx, id); err != nil {
+			return err
+		}
+		return tx.Journal(op, "prescription", id, before, out)
+	})
+	return out, err
+}
+
+// recheck re-runs the checks after a change (dose, date).
+func recheck(tx *Tx, p *relais.Prescription) error {
+	t, err := treatmentByID(tx, p.TreatmentID)
+	if err != nil {
+		return err
+	}
+	v, err := versionByID(tx, p.ProtocolVersionID)
+	if err != nil {
+		return err
+	}
+	patient, err := patientByID(tx, p.PatientID)
+	if err != nil {
+		return err
+	}
+	return evaluate(tx, p, t, v, patient)
+}
+
+// ModifyLine changes a line's dose by a percentage or to a value, with a
+// reason. A draft's lines may be modified; after signature, only a line the
+// pharmacist refused (it goes back to proposed).
+func (db *DB) ModifyLine(ctx context.Context, prescriptionID, lineID relais.ID, req relais.ModifyLineRequest) (relais.Prescription, error) {
+	const op = "prescription.modify_line"
+	return db.transition(ctx, op, prescriptionID, func(tx *Tx, p *relais.Prescription) error {
+		if err := p.ModifyLine(lineID, req, tx.Actor(), tx.Now()); err != nil {
+			return err
+		}
+		return recheck(tx, p)
+	})
+}
+
+// Postpone moves a day of the cycle (and its lines) to another date.
+func (db *DB) Postpone(ctx context.Context, prescriptionID relais.ID, req relais.PostponeRequest) (relais.Prescription, error) {
+	const op = "prescription.postpone"
+	return db.transition(ctx, op, prescriptionID, func(tx *Tx, p *relais.Prescription) error {
+		if err := p.Postpone(req, tx.Actor(), tx.Now()); err != nil {
+			return err
+		}
+		return recheck(tx, p)
+	})
+}
+
+// Acknowledge records that a warning was read and why it is overridden.
+func (db *DB) Acknowledge(ctx context.Context, prescriptionID relais.ID, req relais.AcknowledgeRequest) (relais.Prescription, error) {
+	return db.transition(ctx, "prescription.acknowledge", prescriptionID, func(tx *Tx, p *relais.Prescription) error {
+		return p.Acknowledge(req, tx.Actor(), tx.Now())
+	})
+}
+
+// Sign signs a draft: refused while a check blocks or an order element is
+// missing, each named.
+func (db *DB) Sign(ctx context.Context, prescriptionID relais.ID) (relais.Prescription, error) {
+	const op = "prescription.sign"
+	return db.transition(ctx, op, prescriptionID, func(tx *Tx, p *relais.Prescription) error {
+		if err := recheck(tx, p); err != nil { // the world may have moved since the draft
+			return err
+		}
+		patient, err := patientByID(tx, p.PatientID)
+		if err != nil {
+			return err
+		}
+		if err := p.Sign(patient, tx.Actor(), tx.Now()); err != nil {
+			return err
+		}
+		t, err := treatmentByID(tx, p.TreatmentID)
+		if err != nil {
+			return err
+		}
+		if t.Status == relais.TreatmentPlanned {
+			return moveTreatmentTx(tx, "treatment.start", t, relais.TreatmentActive, "first cycle signed")
+		}
+		return nil
+	})
+}
+
+// GiveOKToTreat records the day's go-ahead with the latest lab values.
+func (db *DB) GiveOKToTreat(ctx context.Context, prescriptionID relais.ID, req relais.OKToTreatRequest) (relais.Prescription, error) {
+	const op = "prescription.ok_to_treat"
+	return db.transition(ctx, op, prescriptionID, func(tx *Tx, p *relais.Prescription) error {
+		v, err := versionByID(tx, p.ProtocolVersionID)
+		if err != nil {
+			return err
+		}
+		seen, err := seenValues(tx, p.PatientID, v.Content.Criteria, req.Day)
+		if err != nil {
+			return err
+		}
+		return p.GiveOKToTreat(req, v.Content.Criteria, seen, tx.Actor(), tx.Now())
+	})
+}
+
+// seenValues reads the latest value of each lab a day's criteria test.
+func seenValues(tx *Tx, patientID relais.ID, criteria []relais.Criterion, day int) (map[string]relais.SeenValue, error) {
+	family, err := patientFamily(tx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]relais.SeenValue{}
+	for _, c := range criteria {
+		if !c.AppliesOn(day) {
+			continue
+		}
+		kind, ok := relais.CriterionMeasurement(c)
+		if !ok {
+			continue
+		}
+		ms, err := measurementsOf(tx, family, kind)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.Voided == nil {
+				out[c.Lab] = relais.SeenValue{Kind: m.Kind, Value: m.Value, Unit: m.Unit, MeasuredAt: m.MeasuredAt}
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// ValidateLine records the pharmacist's decision on a line.
+func (db *DB) ValidateLine(ctx context.Context, prescriptionID, lineID relais.ID, req relais.ValidateLineRequest) (relais.Prescription, error) {
+	return db.transition(ctx, "prescription.validate_line", prescriptionID, func(tx *Tx, p *relais.Prescription) error {
+		return p.ValidateLine(lineID, req, tx.Actor(), tx.Now())
+	})
+}
+
+// CancelPrescription cancels a prescription; its history stays.
+func (db *DB) CancelPrescription(ctx context.Context, prescriptionID relais.ID, reason string) (relais.Prescription, error) {
+	return db.transition(ctx, "prescription.cancel", prescriptionID, func(tx *Tx, p *relais.Prescription) error {
+		return p.Cancel(reason)
+	})
+}
+
+// ValidationQueue lists the days with lines waiting for a pharmacist:
+// signed prescriptions whose day has its OK-to-treat, and lines proposed.
+func (db *DB) ValidationQueue(ctx context.Context) ([]relais.QueueItem, error) {
+	var out []relais.QueueItem
+	err := db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT DISTINCT p.id FROM prescription p JOIN prescription_line l ON l.prescription_id = p.id
+			WHERE p.status = 'signed' AND l.status = 'proposed' ORDER BY p.id`)
+		if err != nil {
+			return err
+		}
+		var ids []relais.ID
+		for rows.Next() {
+			var id relais.ID
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			p, err := prescriptionByID(tx, id)
+			if err != nil {
+				return err
+			}
+			patient, err := patientByID(tx, p.PatientID)
+			if err != nil {
+				return err
+			}
+			for _, d := range p.Days {
+				if d.OKToTreat == nil {
+					continue
+				}
+				n := 0
+				for _, l := range p.Lines {
+					if l.Day == d.Day && l.Status == relais.LineProposed {
+						n++
+					}
+				}
+				if n > 0 {
+					out = append(out, relais.QueueItem{PrescriptionID: p.ID, PatientID: p.PatientID, PatientName: patient.DisplayName(),
+						Regimen: p.Regimen, Cycle: p.Cycle, Day: d.Day, Date: d.Date, Lines: n})
+				}
+			}
+		}
+		return nil
+	})
+	if out == nil {
+		out = []relais.QueueItem{}
+	}
+	return out, err
+}
+
+// History returns a patient's treatments and prescriptions with cumulative
+// doses, oldest first.
+func (db *DB) History(ctx context.Context, patientID relais.ID) (relais.History, error) {
+	h := relais.History{PatientID: patientID}
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		if _, err = patientByID(tx, patientID); err != nil {
+			return err
+		}
+		if h.Treatments, err = treatmentsOf(tx, patientID); err != nil {
+			return err
+		}
+		if h.Prescriptions, err = prescriptionsOf(tx, patientID); err != nil {
+			return err
+		}
+		h.Cumulative, err = cumulativeOf(h.Prescriptions, nil)
+		return err
+	})
+	return h, err
+}
+
+// prescriptionsOf lists a patient's prescriptions (merged records
+// included), oldest first, with their lines, in two queries.
+func prescriptionsOf(tx *Tx, patientID relais.ID) ([]relais.Prescription, error) {
+	family, err := patientFamily(tx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	q, args := inList("SELECT "+prescriptionColumns+" FROM prescription WHERE patient_id IN (%s) ORDER BY start_date, cycle, id", family)
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := []relais.Prescription{}
+	index := map[relais.ID]int{}
+	for rows.Next() {
+		p, err := scanPrescription(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		p.Lines = []relais.PrescriptionLine{}
+		index[p.ID] = len(out)
+		out = append(out, p)
+	}
+	rows.Close()
+	if len(out) == 0 {
+		return out, nil
+	}
+	q, args = inList(`SELECT `+prefixed("l.", lineColumns)+` FROM prescription_line l JOIN prescription p ON p.id = l.prescription_id
+		WHERE p.patient_id IN (%s) ORDER BY l.day, l.seq, l.id`, family)
+	rows, err = tx.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l, presID, err := scanLine(rows)
+		if err != nil {
+			return nil, err
+		}
+		if i, ok := index[relais.ID(presID)]; ok {
+			out[i].Lines = append(out[i].Lines, l)
+		}
+	}
+	return out, rows.Err()
+}
+
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// cumulativeWith totals the patient's lifetime doses including the draft p,
+// against the protocol version's limits.
+func cumulativeWith(tx *Tx, p *relais.Prescription, v relais.ProtocolVersion) ([]relais.CumulativeDose, error) {
+	all, err := prescriptionsOf(tx, p.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for i := range all {
+		if all[i].ID == p.ID {
+			all[i], found = *p, true
+		}
+	}
+	if !found {
+		all = append(all, *p)
+	}
+	return relais.CumulativeTotals(all, p.ID, v.Content.CumulativeLimits)
+}
+
+// cumulativeOf totals a history without a draft.
+func cumulativeOf(ps []relais.Prescription, limits []relais.CumulativeLimit) ([]relais.CumulativeDose, error) {
+	return relais.CumulativeTotals(ps, "", limits)
+}
