@@ -25,6 +25,7 @@ type Services struct {
 	Catalogue  relais.CatalogueService
 	Protocols  relais.ProtocolService
 	Treatments relais.TreatmentService
+	Production relais.ProductionService
 }
 
 // Server is the HTTP side of one site's Relais.
@@ -59,6 +60,7 @@ func New(site string, svc Services, log *slog.Logger) *Server {
 	s.catalogueRoutes()
 	s.protocolRoutes()
 	s.treatmentRoutes()
+	s.productionRoutes()
 	s.pageRoutes()
 	return s
 }

@@ -74,7 +74,7 @@ func init() {
 
 // services builds the web services from a store.
 func services(db *sqlstore.DB) web.Services {
-	return web.Services{Users: db, Patients: db, Catalogue: db, Protocols: db, Treatments: db}
+	return web.Services{Users: db, Patients: db, Catalogue: db, Protocols: db, Treatments: db, Production: db}
 }
 
 // serve listens on cfg.addr until ctx ends, then shuts down gracefully.

@@ -1,0 +1,1 @@
+-- Pharmacy production: preparations, leftover vials, the register, stock, dispensing, administration, billing.

@@ -1,0 +1,1 @@
+-- Access: sessions, lock-out, passkeys, single sign-on identities, API tokens, the access log.
