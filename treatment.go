@@ -401,7 +401,9 @@ type QueueItem struct {
 	Lines          int    `json:"lines"`
 }
 
-// History is a patient's treatments and prescriptions, with cumulative doses.
+// History is a patient's treatments and prescriptions, with cumulative
+// doses. Its lines carry their doses, modifications and validations but not
+// their derivations (Calculation is empty): GET /prescriptions/{id} has them.
 type History struct {
 	PatientID     ID               `json:"patient_id"`
 	Treatments    []Treatment      `json:"treatments"`

@@ -20,7 +20,7 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // newServer starts a server on a fresh database with one user per role, each
 // with the password "password-" + role.
-func newServer(t *testing.T, dsn string) (*httptest.Server, *sqlstore.DB) {
+func newServer(t testing.TB, dsn string) (*httptest.Server, *sqlstore.DB) {
 	t.Helper()
 	db, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{Site: "chu-test", Log: quiet})
 	if err != nil {
@@ -40,7 +40,7 @@ func newServer(t *testing.T, dsn string) (*httptest.Server, *sqlstore.DB) {
 	return ts, db
 }
 
-func do(t *testing.T, ts *httptest.Server, role relais.Role, method, path, body string, hdr ...string) (int, []byte) {
+func do(t testing.TB, ts *httptest.Server, role relais.Role, method, path, body string, hdr ...string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
 	if role != "" {
