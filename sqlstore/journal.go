@@ -70,3 +70,19 @@ func (tx *Tx) LoadEntity(entity string, id relais.ID) (v any, ok bool, err error
 func init() {
 	registerEntity("user", "app_user", func(tx *Tx, id relais.ID) (any, error) { return userByID(tx, id) })
 }
+
+// entityAppliers write an entity's after-image back into its rows: the
+// inverse of its loader. A standby node follows its site, reintegration
+// replays a crisis node's work and another site copies shared patients by
+// applying journal entries with them. The contract, checked by a test over
+// a whole demo's journal: after apply(tx, id, after), the loader reads back
+// exactly after.
+var entityAppliers = map[string]func(tx *Tx, id relais.ID, after []byte) error{}
+
+// registerApplier declares how to apply an entity's after-image.
+func registerApplier(name string, apply func(tx *Tx, id relais.ID, after []byte) error) {
+	if _, dup := entityAppliers[name]; dup {
+		panic("sqlstore: applier registered twice: " + name)
+	}
+	entityAppliers[name] = apply
+}
