@@ -1,1 +1,13 @@
--- Signed checkpoints of the journal chain.
+-- Signed checkpoints of the journal chain: "entry seq of site's chain has
+-- hash", signed with the site's ed25519 key (journal.Checkpoint). Writing one
+-- is not a change of state and is not journaled: it vouches for the journal.
+-- Rows of other sites' checkpoints may arrive with their chains.
+CREATE TABLE journal_checkpoint (
+    site       TEXT    NOT NULL,
+    seq        INTEGER NOT NULL,
+    hash       TEXT    NOT NULL,
+    time       TEXT    NOT NULL,
+    public_key TEXT    NOT NULL,
+    signature  TEXT    NOT NULL,
+    PRIMARY KEY (site, seq)
+);
