@@ -22,8 +22,9 @@ type Rule struct {
 	AUC float64 `json:"auc,omitempty"`
 	// GFR says how the GFR of an auc rule is estimated and capped.
 	GFR *GFRRule `json:"gfr,omitempty"`
-	// BSAFormula for per_m2 rules: mosteller (the default when empty),
-	// dubois, haycock, gehan_george, boyd.
+	// BSAFormula for per_m2 rules, and for auc rules whose GFR method is
+	// indexed to 1.73 m² (to de-index it): mosteller (the default when
+	// empty), dubois, haycock, gehan_george, boyd.
 	BSAFormula string `json:"bsa_formula,omitempty"`
 	// BSACapM2 caps the BSA used (e.g. 2.0 m²); 0 = no cap.
 	BSACapM2 float64 `json:"bsa_cap_m2,omitempty"`
@@ -34,17 +35,23 @@ type Rule struct {
 	// the patient's age applies.
 	AgeBands []AgeBand `json:"age_bands,omitempty"`
 	// MaxDose caps the single dose, in Unit (vincristine: 2 mg); 0 = no cap.
+	// It must be on the rounding grid (a multiple of RoundingStep, or no
+	// more digits than the display precision) so that rounding a dose below
+	// it never lands above it.
 	MaxDose float64 `json:"max_dose,omitempty"`
 	// RoundingStep rounds the final dose to the nearest multiple (e.g. 1 mg,
-	// 0.1 mg); 0 = no rounding beyond the display precision.
+	// 0.1 mg), halves away from zero; 0 = round to the display precision (3
+	// significant digits below 10, a tenth from 10 up; see DisplayStep).
 	RoundingStep float64 `json:"rounding_step,omitempty"`
-	// Bands: dose banding. The computed dose is replaced by the nearest band
-	// dose when it lies within BandTolerancePct of it (default 5 %), else the
-	// computed dose stands and a step says why.
+	// Bands: dose banding, strictly increasing, none above MaxDose. The
+	// computed dose is replaced by the nearest band (the lower of two equally
+	// near) when the band lies within BandTolerancePct of the dose (default
+	// 5 %), else the computed dose stands, is rounded, and a step says why.
 	Bands            []float64 `json:"bands,omitempty"`
 	BandTolerancePct float64   `json:"band_tolerance_pct,omitempty"`
 	// Adjustment is a prescriber's modification: a percentage or a value,
-	// always with a reason.
+	// always with a reason. It applies after MaxDose (a percent increase is
+	// capped again) and before banding and rounding.
 	Adjustment *Adjustment `json:"adjustment,omitempty"`
 }
 
@@ -59,15 +66,18 @@ type GFRRule struct {
 	CapMLMin    float64 `json:"cap_ml_min,omitempty"`   // e.g. 125; 0 = no cap
 }
 
-// InfantRule: below BelowWeightKg or BelowAgeMonths (either, when set), the
-// per-m² dose becomes per kg: dose/kg = dose/m² ÷ Divisor (30 unless set).
+// InfantRule: below BelowWeightKg or BelowAgeMonths (either, when set;
+// "below" is strict), the per-m² dose becomes per kg: dose/kg = dose/m² ÷
+// Divisor (DefaultInfantDivisor, 30, unless set), × the actual weight.
 type InfantRule struct {
 	BelowWeightKg  float64 `json:"below_weight_kg,omitempty"`
 	BelowAgeMonths float64 `json:"below_age_months,omitempty"`
 	Divisor        float64 `json:"divisor,omitempty"`
 }
 
-// AgeBand is one row of an age-banded table.
+// AgeBand is one row of an age-banded table: ages from MinAgeMonths
+// (included) to MaxAgeMonths (excluded). Bands are in increasing order
+// without overlap; only the last may be open-ended.
 type AgeBand struct {
 	MinAgeMonths float64 `json:"min_age_months"`
 	MaxAgeMonths float64 `json:"max_age_months,omitempty"` // exclusive; 0 = no upper bound
@@ -76,18 +86,25 @@ type AgeBand struct {
 
 // Adjustment modifies a computed dose. Exactly one of Percent and Value.
 type Adjustment struct {
-	Percent *float64 `json:"percent,omitempty"` // e.g. -25 for a 25 % reduction
-	Value   *float64 `json:"value,omitempty"`   // the dose to give, in Unit
-	Reason  string   `json:"reason"`            // mandatory
+	// Percent of the dose after the maximum: above -100, at most +100, not
+	// 0 (e.g. -25 for a 25 % reduction).
+	Percent *float64 `json:"percent,omitempty"`
+	// Value is the dose to give, in Unit, given as typed: it must not
+	// exceed MaxDose and must already be on the rounding grid.
+	Value  *float64 `json:"value,omitempty"`
+	Reason string   `json:"reason"` // mandatory, shown in the step
 }
 
-// Patient holds the values a dose rule reads.
+// Patient holds the values a dose rule reads. A zero measurement means "not
+// given": a rule that needs it refuses to compute. Age is a pointer because
+// 0 years is a real age (a newborn) and must not be mistaken for a missing
+// one.
 type Patient struct {
-	AgeYears        float64 `json:"age_years"`
-	Sex             string  `json:"sex,omitempty"` // M or F
-	HeightCm        float64 `json:"height_cm"`
-	WeightKg        float64 `json:"weight_kg"`
-	CreatinineUmolL float64 `json:"creatinine_umol_l,omitempty"`
-	CreatinineMgDL  float64 `json:"creatinine_mg_dl,omitempty"`
-	GFRMLMin        float64 `json:"gfr_ml_min,omitempty"` // measured GFR, for gfr.method "measured"
+	AgeYears        *float64 `json:"age_years,omitempty"`
+	Sex             string   `json:"sex,omitempty"` // M or F
+	HeightCm        float64  `json:"height_cm"`
+	WeightKg        float64  `json:"weight_kg"`
+	CreatinineUmolL float64  `json:"creatinine_umol_l,omitempty"`
+	CreatinineMgDL  float64  `json:"creatinine_mg_dl,omitempty"`
+	GFRMLMin        float64  `json:"gfr_ml_min,omitempty"` // measured GFR, for gfr.method "measured"
 }
