@@ -212,7 +212,7 @@ func (p *Prescription) GiveOKToTreat(req OKToTreatRequest, criteria []Criterion,
 			ok.Unmet = append(ok.Unmet, fmt.Sprintf("%s %s %s %s: no value", c.Lab, c.Op, num(c.Value), c.Unit))
 		case !c.Met(v.Value):
 			ok.Values = append(ok.Values, v)
-			ok.Unmet = append(ok.Unmet, fmt.Sprintf("%s %s %s (criterion %s %s %s)", c.Lab, num(v.Value), v.Unit, c.Op, num(c.Value), c.Unit))
+			ok.Unmet = append(ok.Unmet, fmt.Sprintf("%s %.4g %s (criterion %s %s %s)", c.Lab, v.Value, v.Unit, c.Op, num(c.Value), c.Unit))
 		default:
 			ok.Values = append(ok.Values, v)
 		}

@@ -276,23 +276,31 @@ func OrderElements(p *Prescription) []error {
 			continue
 		}
 		f := fmt.Sprintf("lines[%d].", i)
+		what := l.INN
+		if what == "" { // a drugless line: hydration
+			what = strings.TrimSpace(fmt.Sprintf("%s %s mL", l.Vehicle, num(l.VolumeML)))
+		}
 		if l.Day <= 0 || l.Date == "" {
-			miss(f+"day", "the day and date of administration of "+l.INN)
+			miss(f+"day", "the day and date of administration of "+what)
 		}
 		if l.Route == "" {
-			miss(f+"route", "the route of "+l.INN)
+			miss(f+"route", "the route of "+what)
 		}
-		if l.Dose <= 0 || l.Unit == "" {
-			miss(f+"dose", "the dose of "+l.INN)
-		}
-		if len(l.Calculation.Steps) == 0 {
-			miss(f+"calculation", "the calculation method and variables of "+l.INN)
+		if l.INN != "" || l.Rule.Kind != "" { // a drug: its dose and how it was computed
+			if l.Dose <= 0 || l.Unit == "" {
+				miss(f+"dose", "the dose of "+what)
+			}
+			if len(l.Calculation.Steps) == 0 {
+				miss(f+"calculation", "the calculation method and variables of "+what)
+			}
+		} else if l.VolumeML <= 0 {
+			miss(f+"volume_ml", "the volume of "+what)
 		}
 		if isInfusion(l.Route) && l.DurationMin <= 0 && l.RateMLH <= 0 {
-			miss(f+"duration_min", "the duration or rate of the infusion of "+l.INN)
+			miss(f+"duration_min", "the duration or rate of the infusion of "+what)
 		}
 		if l.Seq <= 0 {
-			miss(f+"seq", "the sequence of "+l.INN)
+			miss(f+"seq", "the sequence of "+what)
 		}
 	}
 	return errs

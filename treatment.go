@@ -360,6 +360,17 @@ type ValidateLineRequest struct {
 	Intervention string `json:"intervention,omitempty"`
 }
 
+// ValidateLinesRequest carries a pharmacist's decisions on several lines.
+type ValidateLinesRequest struct {
+	Lines []LineDecision `json:"lines"`
+}
+
+// LineDecision is a decision on one line.
+type LineDecision struct {
+	LineID ID `json:"line_id"`
+	ValidateLineRequest
+}
+
 // ReasonRequest carries a reason (cancel, stop).
 type ReasonRequest struct {
 	Reason string `json:"reason"`
@@ -381,6 +392,7 @@ type TreatmentService interface {
 	Sign(ctx context.Context, prescriptionID ID) (Prescription, error)
 	GiveOKToTreat(ctx context.Context, prescriptionID ID, req OKToTreatRequest) (Prescription, error)
 	ValidateLine(ctx context.Context, prescriptionID, lineID ID, req ValidateLineRequest) (Prescription, error)
+	ValidateLines(ctx context.Context, prescriptionID ID, req ValidateLinesRequest) (Prescription, error)
 	CancelPrescription(ctx context.Context, prescriptionID ID, reason string) (Prescription, error)
 
 	// ValidationQueue lists the lines waiting for a pharmacist.

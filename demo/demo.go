@@ -7,6 +7,8 @@ package demo
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/relais-onco/relais"
 )
@@ -46,10 +48,19 @@ var Users = []relais.User{
 type Store interface {
 	relais.UserService
 	SaveSite(ctx context.Context, s relais.Site) error
+	LibraryStore
+	PatientStore
 }
 
 // Options tune the demo.
-type Options struct{}
+type Options struct {
+	// Patients is how many patients to create (40 when zero).
+	Patients int
+	// Seed makes the patients reproducible (1 when zero).
+	Seed uint64
+	// Now is the demo's "today" (the current time when zero).
+	Now time.Time
+}
 
 // Load fills an empty database with the demo and returns the logins.
 func Load(ctx context.Context, db Store, opts Options) ([]Login, error) {
@@ -65,6 +76,35 @@ func Load(ctx context.Context, db Store, opts Options) ([]Login, error) {
 			return nil, err
 		}
 		logins = append(logins, Login{Username: u.Username, Password: Password, Name: u.Name, Role: u.Role})
+	}
+	if err := LoadLibrary(ctx, db); err != nil {
+		return nil, fmt.Errorf("protocol library: %w", err)
+	}
+	users, err := db.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var who Clinicians
+	for _, u := range users {
+		switch u.Username {
+		case "dr.martin":
+			who.Prescriber = relais.WithActor(ctx, u.Actor())
+		case "ph.durand":
+			who.Pharmacist = relais.WithActor(ctx, u.Actor())
+		}
+	}
+	n, seed, now := opts.Patients, opts.Seed, opts.Now
+	if n == 0 {
+		n = 40
+	}
+	if seed == 0 {
+		seed = 1
+	}
+	if now.IsZero() {
+		now = relais.Now()
+	}
+	if err := LoadPatients(ctx, db, who, n, seed, now); err != nil {
+		return nil, err
 	}
 	return logins, nil
 }

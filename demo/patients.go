@@ -186,17 +186,26 @@ func loadPatient(ctx context.Context, s PatientStore, who Clinicians, rng *rand.
 			if !d.Date.Time().Before(now.Truncate(24*time.Hour).AddDate(0, 0, 1)) {
 				continue // future days get their OK-to-treat on the day
 			}
-			if pr, err = s.GiveOKToTreat(doc, pr.ID, relais.OKToTreatRequest{Day: d.Day}); err != nil {
+			ok, err := s.GiveOKToTreat(doc, pr.ID, relais.OKToTreatRequest{Day: d.Day})
+			if relais.ErrorKind(err) == relais.KindConflict { // a criterion not met: the prescriber decides
+				ok, err = s.GiveOKToTreat(doc, pr.ID, relais.OKToTreatRequest{Day: d.Day, Override: true,
+					Comment: "Critère limite, vu avec le patient et discuté en RCP : feu vert maintenu"})
+			}
+			if err != nil {
 				return err
 			}
+			pr = ok
 			if cycle == done+1 && i%3 == 1 {
 				continue // today's lines left to validate
 			}
+			var day relais.ValidateLinesRequest
 			for _, l := range pr.Lines {
-				if l.Day != d.Day || l.Status != relais.LineProposed {
-					continue
+				if l.Day == d.Day && l.Status == relais.LineProposed {
+					day.Lines = append(day.Lines, relais.LineDecision{LineID: l.ID, ValidateLineRequest: relais.ValidateLineRequest{Decision: relais.DecisionAccept}})
 				}
-				if pr, err = s.ValidateLine(ph, pr.ID, l.ID, relais.ValidateLineRequest{Decision: relais.DecisionAccept}); err != nil {
+			}
+			if len(day.Lines) > 0 {
+				if pr, err = s.ValidateLines(ph, pr.ID, day); err != nil {
 					return err
 				}
 			}

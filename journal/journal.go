@@ -104,19 +104,22 @@ type canonicalEntry struct {
 const TimeFormat = "2006-01-02T15:04:05.000000Z"
 
 // Canonical returns the bytes whose SHA-256 is the entry's hash.
+//
+// Before and After are hashed as they are: Seal made them canonical, and a
+// stored document whose bytes changed (even to an equivalent JSON) no longer
+// matches its hash.
 func (e *Entry) Canonical() ([]byte, error) {
-	before, err := Canonicalize(e.Before)
-	if err != nil {
-		return nil, err
+	before, after := e.Before, e.After
+	if len(before) == 0 {
+		before = json.RawMessage("null")
 	}
-	after, err := Canonicalize(e.After)
-	if err != nil {
-		return nil, err
+	if len(after) == 0 {
+		after = json.RawMessage("null")
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err = enc.Encode(canonicalEntry{
+	err := enc.Encode(canonicalEntry{
 		V: 1, Seq: e.Seq, ID: e.ID, Time: e.Time.UTC().Format(TimeFormat), Site: e.Site,
 		UserID: e.UserID, Username: e.Username, Role: e.Role, Action: e.Action,
 		Entity: e.Entity, EntityID: e.EntityID, Before: before, After: after, Prev: e.Prev,

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -158,6 +159,12 @@ func lineDocs(l *relais.PrescriptionLine) (rule, calc, mod, val string, err erro
 // updatePrescription writes back what transitions may change: the header's
 // status and documents, and each line's mutable fields.
 func updatePrescription(tx *Tx, p *relais.Prescription) error {
+	return updatePrescriptionSince(tx, p, nil)
+}
+
+// updatePrescriptionSince is updatePrescription writing only the lines that
+// differ from before (nil: every line).
+func updatePrescriptionSince(tx *Tx, p, before *relais.Prescription) error {
 	meas, days, checks, err := prescriptionDocs(p)
 	if err != nil {
 		return err
@@ -170,6 +177,11 @@ func updatePrescription(tx *Tx, p *relais.Prescription) error {
 	}
 	for i := range p.Lines {
 		l := &p.Lines[i]
+		if before != nil {
+			if old := before.Line(l.ID); old != nil && sameLine(old, l) {
+				continue
+			}
+		}
 		_, calc, mod, val, err := lineDocs(l)
 		if err != nil {
 			return err
@@ -180,6 +192,13 @@ func updatePrescription(tx *Tx, p *relais.Prescription) error {
 		}
 	}
 	return nil
+}
+
+// sameLine reports whether a transition left a line as it was.
+func sameLine(a, b *relais.PrescriptionLine) bool {
+	ja, err1 := jsonText(a)
+	jb, err2 := jsonText(b)
+	return err1 == nil && err2 == nil && ja == jb
 }
 
 // Prescription returns one prescription with its lines.
@@ -447,13 +466,16 @@ func neighbours(tx *Tx, p *relais.Prescription) (prev *relais.Prescription, dup 
 	return prev, dup, nil
 }
 
-// loadPrescriptionFor loads a prescription for a transition and returns a
-// copy to journal as the before-image.
-func loadPrescriptionFor(tx *Tx, id relais.ID) (p, before relais.Prescription, err error) {
+// loadPrescriptionFor loads a prescription for a transition, with a copy to
+// compare lines against and its encoding to journal as the before-image.
+func loadPrescriptionFor(tx *Tx, id relais.ID) (p, before relais.Prescription, beforeJSON json.RawMessage, err error) {
 	if p, err = prescriptionByID(tx, id); err != nil {
 		return
 	}
-	before, err = prescriptionByID(tx, id) // an independent copy
+	if beforeJSON, err = json.Marshal(p); err != nil {
+		return
+	}
+	err = json.Unmarshal(beforeJSON, &before) // an independent deep copy
 	return
 }
 
@@ -461,20 +483,20 @@ func loadPrescriptionFor(tx *Tx, id relais.ID) (p, before relais.Prescription, e
 func (db *DB) transition(ctx context.Context, op string, id relais.ID, change func(tx *Tx, p *relais.Prescription) error) (relais.Prescription, error) {
 	var out relais.Prescription
 	err := db.Write(ctx, op, func(tx *Tx) error {
-		p, before, err := loadPrescriptionFor(tx, id)
+		p, before, beforeJSON, err := loadPrescriptionFor(tx, id)
 		if err != nil {
 			return err
 		}
 		if err := change(tx, &p); err != nil {
 			return err
 		}
-		if err := updatePrescription(tx, &p); err != nil {
+		if err := updatePrescriptionSince(tx, &p, &before); err != nil {
 			return err
 		}
 		if out, err = prescriptionByID(tx, id); err != nil {
 			return err
 		}
-		return tx.Journal(op, "prescription", id, before, out)
+		return tx.Journal(op, "prescription", id, beforeJSON, out)
 	})
 	return out, err
 }
@@ -580,6 +602,16 @@ func seenValues(tx *Tx, patientID relais.ID, criteria []relais.Criterion, day in
 		if !c.AppliesOn(day) {
 			continue
 		}
+		if c.Lab == "creatinine_clearance" {
+			v, ok, err := estimatedClearance(tx, patientID, family, c.Unit)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out[c.Lab] = v
+			}
+			continue
+		}
 		kind, ok := relais.CriterionMeasurement(c)
 		if !ok {
 			continue
@@ -598,17 +630,113 @@ func seenValues(tx *Tx, patientID relais.ID, criteria []relais.Criterion, day in
 	return out, nil
 }
 
+// estimatedClearance estimates the creatinine clearance a criterion asks
+// for from the latest creatinine, weight and height: Cockcroft–Gault in
+// mL/min for adults; for children, bedside Schwartz in mL/min/1.73 m² (and,
+// when the criterion is in mL/min, de-indexed with the Mosteller BSA: ×
+// BSA / 1.73). The value seen says which, and carries the creatinine's date.
+func estimatedClearance(tx *Tx, patientID relais.ID, family []relais.ID, unit string) (relais.SeenValue, bool, error) {
+	patient, err := patientByID(tx, patientID)
+	if err != nil {
+		return relais.SeenValue{}, false, err
+	}
+	latest := func(kind string) (*relais.Measurement, error) {
+		ms, err := measurementsOf(tx, family, kind)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ms {
+			if ms[i].Voided == nil {
+				return &ms[i], nil
+			}
+		}
+		return nil, nil
+	}
+	cr, err := latest("creatinine_umol_l")
+	if err != nil || cr == nil {
+		return relais.SeenValue{}, false, err
+	}
+	w, err := latest("weight_kg")
+	if err != nil || w == nil {
+		return relais.SeenValue{}, false, err
+	}
+	h, err := latest("height_cm")
+	if err != nil || h == nil {
+		return relais.SeenValue{}, false, err
+	}
+	age, err := relais.AgeAt(patient.BirthDate, cr.MeasuredAt)
+	if err != nil {
+		return relais.SeenValue{}, false, nil
+	}
+	years := age.DecimalYears
+	in := clinical.GFRInput{AgeYears: &years, Sex: string(patient.Sex), HeightCm: h.Value, WeightKg: w.Value, CreatinineUmolL: cr.Value}
+	kind := "creatinine_clearance (Cockcroft–Gault)"
+	switch {
+	case years >= 18 && unit == "mL/min":
+		in.Method = "cockcroft_gault"
+	case years >= 18:
+		in.Method, kind = "ckd_epi_2021", "creatinine_clearance (CKD-EPI 2021)"
+	default:
+		in.Method, kind = "schwartz_bedside", "creatinine_clearance (bedside Schwartz)"
+	}
+	res, err := clinical.GFR(in)
+	if err != nil {
+		return relais.SeenValue{}, false, nil // an implausible input: no value seen, the criterion reads "no value"
+	}
+	v := res.Value
+	if years < 18 && unit == "mL/min" {
+		bsa, err := clinical.BSA("mosteller", h.Value, w.Value)
+		if err != nil {
+			return relais.SeenValue{}, false, nil
+		}
+		v = res.Value * bsa.Value / 1.73
+		kind = "creatinine_clearance (bedside Schwartz × BSA / 1.73)"
+	}
+	return relais.SeenValue{Kind: kind, Value: v, Unit: unit, MeasuredAt: cr.MeasuredAt}, true, nil
+}
+
 // ValidateLine records the pharmacist's decision on a line.
 func (db *DB) ValidateLine(ctx context.Context, prescriptionID, lineID relais.ID, req relais.ValidateLineRequest) (relais.Prescription, error) {
 	return db.transition(ctx, "prescription.validate_line", prescriptionID, func(tx *Tx, p *relais.Prescription) error {
-		return p.ValidateLine(lineID, req, tx.Actor(), tx.Now())
+		if err := p.ValidateLine(lineID, req, tx.Actor(), tx.Now()); err != nil {
+			return err
+		}
+		if l := p.Line(lineID); l.Status == relais.LineValidated {
+			return createPreparationForLine(tx, p, l) // production.go
+		}
+		return nil
+	})
+}
+
+// ValidateLines records a pharmacist's decisions on several lines at once
+// (typically a whole day): all are applied, or none.
+func (db *DB) ValidateLines(ctx context.Context, prescriptionID relais.ID, req relais.ValidateLinesRequest) (relais.Prescription, error) {
+	const op = "prescription.validate_lines"
+	if len(req.Lines) == 0 {
+		return relais.Prescription{}, relais.Invalid(op, "lines", "give at least one line's decision")
+	}
+	return db.transition(ctx, op, prescriptionID, func(tx *Tx, p *relais.Prescription) error {
+		for i, d := range req.Lines {
+			if err := p.ValidateLine(d.LineID, d.ValidateLineRequest, tx.Actor(), tx.Now()); err != nil {
+				return relais.E(op, relais.Field(fmt.Sprintf("lines[%d]", i)), err)
+			}
+			if l := p.Line(d.LineID); l.Status == relais.LineValidated {
+				if err := createPreparationForLine(tx, p, l); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 }
 
 // CancelPrescription cancels a prescription; its history stays.
 func (db *DB) CancelPrescription(ctx context.Context, prescriptionID relais.ID, reason string) (relais.Prescription, error) {
 	return db.transition(ctx, "prescription.cancel", prescriptionID, func(tx *Tx, p *relais.Prescription) error {
-		return p.Cancel(reason)
+		if err := p.Cancel(reason); err != nil {
+			return err
+		}
+		return cancelPreparationsOf(tx, p.ID, reason) // production.go: they keep their register numbers
 	})
 }
 

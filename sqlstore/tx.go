@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -73,16 +74,17 @@ func (tx *Tx) Journal(action, entity string, id relais.ID, before, after any) er
 			return err
 		}
 	}
-	b, err := journal.Marshal(before)
+	// Seal canonicalizes the documents, once.
+	b, err := rawJSON(before)
 	if err != nil {
 		return err
 	}
-	a, err := journal.Marshal(after)
+	a, err := rawJSON(after)
 	if err != nil {
 		return err
 	}
 	e := journal.Entry{
-		ID: string(relais.NewID()), Time: tx.now, Site: tx.db.Site,
+		ID: string(relais.NewID()), Time: tx.now, Site: tx.db.ChainSite(),
 		UserID: string(tx.actor.UserID), Username: tx.actor.Username, Role: string(tx.actor.Role),
 		Action: action, Entity: entity, EntityID: string(id), Before: b, After: a,
 	}
@@ -95,6 +97,21 @@ func (tx *Tx) Journal(action, entity string, id relais.ID, before, after any) er
 	tx.headSeq, tx.headHash = e.Seq, e.Hash
 	tx.entries = append(tx.entries, e)
 	return nil
+}
+
+// rawJSON encodes v for a journal entry (a json.RawMessage as it is).
+func rawJSON(v any) (json.RawMessage, error) {
+	switch x := v.(type) {
+	case nil:
+		return json.RawMessage("null"), nil
+	case json.RawMessage:
+		return x, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: journal document: %w", err)
+	}
+	return b, nil
 }
 
 func (tx *Tx) insertEntry(e *journal.Entry) error {
@@ -114,7 +131,7 @@ func (tx *Tx) lockHead() error {
 	if tx.db.Engine == Postgres {
 		q += " FOR UPDATE"
 	}
-	if err := tx.QueryRow(q, tx.db.Site).Scan(&tx.headSeq, &tx.headHash); err != nil {
+	if err := tx.QueryRow(q, tx.db.ChainSite()).Scan(&tx.headSeq, &tx.headHash); err != nil {
 		return relais.E(tx.op, "the journal head of this site is missing", mapErr(err))
 	}
 	tx.headOK = true
@@ -125,7 +142,7 @@ func (tx *Tx) saveHead() error {
 	if len(tx.entries) == 0 {
 		return nil
 	}
-	_, err := tx.Exec("UPDATE journal_head SET seq = ?, hash = ? WHERE site = ?", tx.headSeq, tx.headHash, tx.db.Site)
+	_, err := tx.Exec("UPDATE journal_head SET seq = ?, hash = ? WHERE site = ?", tx.headSeq, tx.headHash, tx.db.ChainSite())
 	return err
 }
 

@@ -26,13 +26,20 @@ func (s *Server) treatmentRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			return s.Treatments.Treatment(r.Context(), id)
+			t, err := s.Treatments.Treatment(r.Context(), id)
+			if err != nil {
+				return nil, err
+			}
+			return t, s.recordAccess(r, t.PatientID) // access log (access.go)
 		})
 	s.Handle(Route{Method: "GET", Path: "/patients/{id}/treatments", Perm: relais.PermPatientRead, Tag: tag,
 		Summary: "A patient's treatments, oldest first", Out: []relais.Treatment{}},
 		func(r *http.Request) (any, error) {
 			id, err := PathID(r, "id")
 			if err != nil {
+				return nil, err
+			}
+			if err := s.recordAccess(r, id); err != nil { // access log (access.go)
 				return nil, err
 			}
 			return s.Treatments.PatientTreatments(r.Context(), id)
@@ -42,6 +49,9 @@ func (s *Server) treatmentRoutes() {
 		func(r *http.Request) (any, error) {
 			id, err := PathID(r, "id")
 			if err != nil {
+				return nil, err
+			}
+			if err := s.recordAccess(r, id); err != nil { // access log (access.go)
 				return nil, err
 			}
 			return s.Treatments.History(r.Context(), id)
@@ -79,7 +89,11 @@ func (s *Server) treatmentRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			return s.Treatments.Prescription(r.Context(), id)
+			p, err := s.Treatments.Prescription(r.Context(), id)
+			if err != nil {
+				return nil, err
+			}
+			return p, s.recordAccess(r, p.PatientID) // access log (access.go)
 		})
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/lines/{line}/modify", Perm: relais.PermPrescribe, Tag: tag,
 		Summary: "Change a line's dose by a percentage or to a value, with a reason", In: relais.ModifyLineRequest{}, Out: relais.Prescription{}},
@@ -155,6 +169,19 @@ func (s *Server) treatmentRoutes() {
 			}
 			return s.Treatments.ValidateLine(r.Context(), id, line, in)
 		})
+	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/validate", Perm: relais.PermValidate, Tag: tag,
+		Summary: "Pharmaceutical validation of several lines at once (all applied or none)", In: relais.ValidateLinesRequest{}, Out: relais.Prescription{}},
+		func(r *http.Request) (any, error) {
+			id, err := PathID(r, "id")
+			if err != nil {
+				return nil, err
+			}
+			var in relais.ValidateLinesRequest
+			if err := Decode(r, &in); err != nil {
+				return nil, err
+			}
+			return s.Treatments.ValidateLines(r.Context(), id, in)
+		})
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/cancel", Perm: relais.PermPrescribe, Tag: tag,
 		Summary: "Cancel a prescription, with a reason (nothing is deleted)", In: relais.ReasonRequest{}, Out: relais.Prescription{}},
 		func(r *http.Request) (any, error) {
@@ -170,7 +197,17 @@ func (s *Server) treatmentRoutes() {
 		})
 	s.Handle(Route{Method: "GET", Path: "/validation-queue", Perm: relais.PermValidate, Tag: tag,
 		Summary: "Days of signed prescriptions, with their OK-to-treat, whose lines wait for a pharmacist", Out: []relais.QueueItem{}},
-		func(r *http.Request) (any, error) { return s.Treatments.ValidationQueue(r.Context()) })
+		func(r *http.Request) (any, error) {
+			q, err := s.Treatments.ValidationQueue(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			ids := make([]relais.ID, len(q))
+			for i, it := range q {
+				ids[i] = it.PatientID
+			}
+			return q, s.recordPatientIDs(r, ids) // access log (access.go)
+		})
 }
 
 func twoIDs(r *http.Request, a, b string) (relais.ID, relais.ID, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ type serveConfig struct {
 	db       string
 	site     string
 	logLevel string
+	auth     authFlags // sign-in and TLS (serve_auth.go)
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
@@ -32,6 +34,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&c.db, "db", "", "database `DSN`: sqlite:PATH or postgres://USER@HOST:5432/DB (default: sqlite in --data)")
 	fs.StringVar(&c.site, "site", "", "this site's `ID` (required when the database is new)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	c.auth.flags(fs)
 }
 
 func (c *serveConfig) dsn() string {
@@ -80,9 +83,30 @@ func services(db *sqlstore.DB) web.Services {
 // serve listens on cfg.addr until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logger, announce func(url string)) error {
 	srv := web.New(db.Site, services(db), log)
+	// The site's key signs checkpoints of the journal every ten minutes and
+	// at shutdown, so that an inspector can verify the chain later with the
+	// public key alone (docs/audit.md).
+	key, err := LoadOrCreateSiteKey(cfg.data)
+	if err != nil {
+		return fmt.Errorf("site key in %s: %w", cfg.data, err)
+	}
+	ckCtx, stopCheckpoints := context.WithCancel(context.Background())
+	checkpointsDone := startCheckpoints(ckCtx, db, key, 10*time.Minute, log)
+	defer func() {
+		stopCheckpoints()
+		<-checkpointsDone
+	}()
+	tlsConfig, err := configureAuth(ctx, cfg.auth, srv, log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
+	}
+	scheme := "http://"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https://"
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -91,11 +115,12 @@ func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logg
 		WriteTimeout:      120 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	srv.SetReady()
-	announce("http://" + ln.Addr().String() + "/")
+	announce(scheme + ln.Addr().String() + "/")
 	select {
 	case err := <-errc:
 		return err
