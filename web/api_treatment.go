@@ -10,195 +10,59 @@ import (
 // OK-to-treat and pharmaceutical validation.
 func (s *Server) treatmentRoutes() {
 	const tag = "Treatments"
+	t := s.Treatments
+	if t == nil { // a server built for a part of Relais only (tests)
+		return
+	}
 	s.Handle(Route{Method: "POST", Path: "/treatments", Perm: relais.PermTreatmentWrite, Tag: tag, Status: http.StatusCreated,
 		Summary: "Include a patient in an active protocol version", In: relais.IncludeRequest{}, Out: relais.Treatment{}},
-		func(r *http.Request) (any, error) {
-			var in relais.IncludeRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.Include(r.Context(), in)
-		})
+		body(t.Include))
 	s.Handle(Route{Method: "GET", Path: "/treatments/{id}", Perm: relais.PermPatientRead, Tag: tag,
 		Summary: "One treatment", Out: relais.Treatment{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			t, err := s.Treatments.Treatment(r.Context(), id)
-			if err != nil {
-				return nil, err
-			}
-			return t, s.recordAccess(r, t.PatientID) // access log (access.go)
-		})
+		readOf(s, t.Treatment, func(t relais.Treatment) relais.ID { return t.PatientID }))
 	s.Handle(Route{Method: "GET", Path: "/patients/{id}/treatments", Perm: relais.PermPatientRead, Tag: tag,
 		Summary: "A patient's treatments, oldest first", Out: []relais.Treatment{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			if err := s.recordAccess(r, id); err != nil { // access log (access.go)
-				return nil, err
-			}
-			return s.Treatments.PatientTreatments(r.Context(), id)
-		})
+		patientRead(s, t.PatientTreatments))
 	s.Handle(Route{Method: "GET", Path: "/patients/{id}/history", Perm: relais.PermPatientRead, Tag: tag,
 		Summary: "A patient's whole treatment history with cumulative doses", Out: relais.History{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			if err := s.recordAccess(r, id); err != nil { // access log (access.go)
-				return nil, err
-			}
-			return s.Treatments.History(r.Context(), id)
-		})
+		patientRead(s, t.History))
 	s.Handle(Route{Method: "POST", Path: "/treatments/{id}/stop", Perm: relais.PermTreatmentWrite, Tag: tag,
 		Summary: "Stop a treatment, with a reason", In: relais.ReasonRequest{}, Out: relais.Treatment{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.ReasonRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.StopTreatment(r.Context(), id, in.Reason)
-		})
+		reason(t.StopTreatment))
 	s.Handle(Route{Method: "POST", Path: "/treatments/{id}/prescriptions", Perm: relais.PermPrescribe, Tag: tag, Status: http.StatusCreated,
 		Summary: "Prescribe a cycle: doses computed from the latest measurements, with their derivation and the checks", In: relais.PrescribeRequest{}, Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.PrescribeRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.Prescribe(r.Context(), id, in)
-		})
+		idBody(t.Prescribe))
 	s.Handle(Route{Method: "GET", Path: "/prescriptions/{id}", Perm: relais.PermPatientRead, Tag: tag,
 		Summary: "One cycle prescription with its lines, days and checks", Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			p, err := s.Treatments.Prescription(r.Context(), id)
-			if err != nil {
-				return nil, err
-			}
-			return p, s.recordAccess(r, p.PatientID) // access log (access.go)
-		})
+		readOf(s, t.Prescription, func(p relais.Prescription) relais.ID { return p.PatientID }))
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/lines/{line}/modify", Perm: relais.PermPrescribe, Tag: tag,
 		Summary: "Change a line's dose by a percentage or to a value, with a reason", In: relais.ModifyLineRequest{}, Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, line, err := twoIDs(r, "id", "line")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.ModifyLineRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.ModifyLine(r.Context(), id, line, in)
-		})
+		idLineBody(t.ModifyLine))
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/postpone", Perm: relais.PermPrescribe, Tag: tag,
 		Summary: "Postpone a day of the cycle", In: relais.PostponeRequest{}, Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.PostponeRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.Postpone(r.Context(), id, in)
-		})
+		idBody(t.Postpone))
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/acknowledge", Perm: relais.PermPrescribe, Tag: tag,
 		Summary: "Acknowledge a warning, with a reason", In: relais.AcknowledgeRequest{}, Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.AcknowledgeRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.Acknowledge(r.Context(), id, in)
-		})
+		idBody(t.Acknowledge))
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/sign", Perm: relais.PermPrescriptionSign, Tag: tag,
 		Summary: "Sign a draft (refused, with every reason, while a check blocks or an order element is missing)", Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			return s.Treatments.Sign(r.Context(), id)
-		})
+		byID(t.Sign))
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/ok-to-treat", Perm: relais.PermOKToTreat, Tag: tag,
 		Summary: "Give a day's OK-to-treat; the latest lab values are recorded as seen", In: relais.OKToTreatRequest{}, Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.OKToTreatRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.GiveOKToTreat(r.Context(), id, in)
-		})
+		idBody(t.GiveOKToTreat))
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/lines/{line}/validate", Perm: relais.PermValidate, Tag: tag,
 		Summary: "Pharmaceutical validation of a line: accept, accept with an intervention, or refuse", In: relais.ValidateLineRequest{}, Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, line, err := twoIDs(r, "id", "line")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.ValidateLineRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.ValidateLine(r.Context(), id, line, in)
-		})
+		idLineBody(t.ValidateLine))
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/validate", Perm: relais.PermValidate, Tag: tag,
 		Summary: "Pharmaceutical validation of several lines at once (all applied or none)", In: relais.ValidateLinesRequest{}, Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.ValidateLinesRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.ValidateLines(r.Context(), id, in)
-		})
+		idBody(t.ValidateLines))
 	s.Handle(Route{Method: "POST", Path: "/prescriptions/{id}/cancel", Perm: relais.PermPrescribe, Tag: tag,
 		Summary: "Cancel a prescription, with a reason (nothing is deleted)", In: relais.ReasonRequest{}, Out: relais.Prescription{}},
-		func(r *http.Request) (any, error) {
-			id, err := PathID(r, "id")
-			if err != nil {
-				return nil, err
-			}
-			var in relais.ReasonRequest
-			if err := Decode(r, &in); err != nil {
-				return nil, err
-			}
-			return s.Treatments.CancelPrescription(r.Context(), id, in.Reason)
-		})
+		reason(t.CancelPrescription))
 	s.Handle(Route{Method: "GET", Path: "/validation-queue", Perm: relais.PermValidate, Tag: tag,
 		Summary: "Days of signed prescriptions, with their OK-to-treat, whose lines wait for a pharmacist", Out: []relais.QueueItem{}},
 		func(r *http.Request) (any, error) {
-			q, err := s.Treatments.ValidationQueue(r.Context())
+			q, err := t.ValidationQueue(r.Context())
 			if err != nil {
 				return nil, err
 			}
@@ -208,13 +72,4 @@ func (s *Server) treatmentRoutes() {
 			}
 			return q, s.recordPatientIDs(r, ids) // access log (access.go)
 		})
-}
-
-func twoIDs(r *http.Request, a, b string) (relais.ID, relais.ID, error) {
-	x, err := PathID(r, a)
-	if err != nil {
-		return "", "", err
-	}
-	y, err := PathID(r, b)
-	return x, y, err
 }
