@@ -354,10 +354,8 @@ func (in *PatientInput) Normalize(op string, today Date) error {
 	in.INS.OID = strings.TrimSpace(in.INS.OID)
 
 	var errs []error
-	if in.IPP == "" {
-		errs = append(errs, Invalid(op, "ipp", "the local patient id (IPP) is required: copy it from the hospital's patient record"))
-	} else if len(in.IPP) > 64 || strings.IndexFunc(in.IPP, unicode.IsSpace) >= 0 || strings.IndexFunc(in.IPP, unicode.IsControl) >= 0 {
-		errs = append(errs, Invalid(op, "ipp", "the IPP is at most 64 characters, without spaces"))
+	if err := CheckIPP(op, "ipp", in.IPP); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, checkName(op, "birth_name", in.BirthName, true)...)
 	errs = append(errs, checkName(op, "used_name", in.UsedName, false)...)
@@ -550,6 +548,27 @@ var foldRune = func() map[rune]string {
 	}
 	return m
 }()
+
+// CheckIPP checks a local patient id: 1 to 64 letters, digits, '-', '_' or
+// '.', starting with a letter or a digit and without "..". EHRs number
+// patients with digits and sometimes a prefix; anything else (a path, a
+// quote, a space) is a mistake or an attack and is refused.
+func CheckIPP(op, field, ipp string) error {
+	if ipp == "" {
+		return Invalid(op, field, "the local patient id (IPP) is required: copy it from the hospital's patient record")
+	}
+	ok := len(ipp) <= 64 && !strings.Contains(ipp, "..")
+	for i, r := range ipp {
+		alnum := r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || (r != '-' && r != '_' && r != '.')) {
+			ok = false
+		}
+	}
+	if !ok {
+		return Invalid(op, field, "the IPP is 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or a digit: copy it from the hospital's patient record")
+	}
+	return nil
+}
 
 // Age is a person's age on a date.
 type Age struct {

@@ -1,5 +1,8 @@
-// Package auth owns how people prove who they are: password hashing,
-// sessions and, later, single sign-on, passkeys and launch tokens.
+// Package auth owns how people and programs prove who they are: password
+// hashing, one-time and session secrets, the sealing of tokens kept at rest,
+// single sign-on with OpenID Connect, passkeys (WebAuthn), and the TLS
+// settings of the server. It holds no SQL and no HTTP handlers: sqlstore
+// keeps what it makes, web serves it.
 package auth
 
 import (
@@ -8,6 +11,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -22,10 +26,17 @@ const (
 	argonKeyLen  = 32
 )
 
+// MaxPasswordBytes bounds a password: a passphrase is long, a megabyte is an
+// attack on the hashing time.
+const MaxPasswordBytes = 1024
+
 // HashPassword returns an encoded argon2id hash of password.
 func HashPassword(password string) (string, error) {
-	if len(password) < 8 {
+	if len([]rune(password)) < 8 {
 		return "", fmt.Errorf("a password needs at least 8 characters")
+	}
+	if len(password) > MaxPasswordBytes {
+		return "", fmt.Errorf("a password may have at most %d bytes", MaxPasswordBytes)
 	}
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
@@ -58,4 +69,25 @@ func CheckPassword(encoded, password string) bool {
 	}
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyHash is checked against when there is no hash to check (an unknown
+// username, an account without a password), so that a refusal takes as long
+// as a wrong password and timing does not tell which accounts exist.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := HashPassword("relais: no such account")
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+// CheckPasswordOrDummy is CheckPassword, taking the same time when encoded is
+// empty (and then answering false).
+func CheckPasswordOrDummy(encoded, password string) bool {
+	if encoded == "" {
+		CheckPassword(dummyHash(), password)
+		return false
+	}
+	return CheckPassword(encoded, password)
 }

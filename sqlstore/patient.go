@@ -555,8 +555,8 @@ func (db *DB) ChangePatientIPP(ctx context.Context, id relais.ID, newIPP, reason
 	newIPP = strings.TrimSpace(newIPP)
 	reason = strings.TrimSpace(reason)
 	var errs []error
-	if newIPP == "" || len(newIPP) > 64 || strings.ContainsAny(newIPP, " \t\r\n") {
-		errs = append(errs, relais.Invalid(op, "ipp", "the new IPP is required: at most 64 characters, without spaces"))
+	if err := relais.CheckIPP(op, "ipp", newIPP); err != nil {
+		errs = append(errs, err)
 	}
 	if reason == "" {
 		errs = append(errs, relais.Invalid(op, "reason", "say why the IPP changes (e.g. HL7 A47 from the EHR, duplicate IPP corrected)"))

@@ -11,8 +11,8 @@ import (
 // identifier change), measurements, current values, notes.
 //
 // Read-access log (issue 6): every handler below that shows a patient's data
-// is marked "Access log hook"; when the log exists, each records there who
-// read which patient, by which route, when.
+// calls s.recordAccess (access.go), which applies the scope rule and records
+// who read which patient, by which route, when and for what purpose.
 
 func (s *Server) patientRoutes() {
 	const tag = "Patients"
@@ -39,8 +39,13 @@ func (s *Server) patientRoutes() {
 				}
 				limit = n
 			}
-			// Access log hook (issue 6): a search shows identities.
-			return s.Patients.SearchPatients(r.Context(), r.URL.Query().Get("q"), limit)
+			// A search shows identities: each patient found is a read
+			// (those outside the reader's scope are left out).
+			found, err := s.Patients.SearchPatients(r.Context(), r.URL.Query().Get("q"), limit)
+			if err != nil {
+				return nil, err
+			}
+			return s.recordPatients(r, found, true)
 		})
 	s.Handle(Route{Method: "GET", Path: "/patients/{id}", Perm: relais.PermPatientRead, Tag: tag,
 		Summary: "A patient, with allergies, sharing and former IPPs (a merged patient names its survivor)", Out: relais.Patient{}},
@@ -49,8 +54,11 @@ func (s *Server) patientRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			// Access log hook (issue 6).
-			return s.Patients.Patient(r.Context(), id)
+			p, err := s.Patients.Patient(r.Context(), id)
+			if err != nil {
+				return nil, err
+			}
+			return p, s.recordRead(r, p)
 		})
 	s.Handle(Route{Method: "POST", Path: "/patients/{id}", Perm: relais.PermPatientWrite, Tag: tag,
 		Summary: "Change identity traits (only the fields sent); the IPP changes through /patients/{id}/ipp",
@@ -177,8 +185,13 @@ func (s *Server) patientRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			// Access log hook (issue 6).
-			return s.Patients.Measurements(r.Context(), id, r.URL.Query().Get("kind"))
+			// The query is checked first (its faults come before the
+			// patient's scope); nothing is answered unless the read is logged.
+			out, err := s.Patients.Measurements(r.Context(), id, r.URL.Query().Get("kind"))
+			if err != nil {
+				return nil, err
+			}
+			return out, s.recordAccess(r, id)
 		})
 	s.Handle(Route{Method: "GET", Path: "/patients/{id}/current", Perm: relais.PermPatientRead, Tag: tag,
 		Summary: "Current values: latest measurement of each kind, BSA and GFR with their derivations, each with its age",
@@ -188,8 +201,13 @@ func (s *Server) patientRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			// Access log hook (issue 6).
-			return s.Patients.CurrentValues(r.Context(), id)
+			// The query is checked first (its faults come before the
+			// patient's scope); nothing is answered unless the read is logged.
+			out, err := s.Patients.CurrentValues(r.Context(), id)
+			if err != nil {
+				return nil, err
+			}
+			return out, s.recordAccess(r, id)
 		})
 
 	s.Handle(Route{Method: "POST", Path: "/notes", Perm: relais.PermNoteWrite, Tag: tag, Status: http.StatusCreated,
@@ -223,7 +241,12 @@ func (s *Server) patientRoutes() {
 					return nil, err
 				}
 			}
-			// Access log hook (issue 6).
-			return s.Patients.Notes(r.Context(), id, f)
+			// The query is checked first (its faults come before the
+			// patient's scope); nothing is answered unless the read is logged.
+			out, err := s.Patients.Notes(r.Context(), id, f)
+			if err != nil {
+				return nil, err
+			}
+			return out, s.recordAccess(r, id)
 		})
 }

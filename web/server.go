@@ -5,15 +5,10 @@
 package web
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/relais-onco/relais"
 )
@@ -26,6 +21,12 @@ type Services struct {
 	Protocols  relais.ProtocolService
 	Treatments relais.TreatmentService
 	Production relais.ProductionService
+	// Sessions, Tokens and Access keep sessions, API tokens and the access
+	// log; when nil, New takes them from Users if it provides them (the
+	// database does).
+	Sessions relais.SessionService
+	Tokens   relais.TokenService
+	Access   relais.AccessLog
 }
 
 // Server is the HTTP side of one site's Relais.
@@ -38,7 +39,8 @@ type Server struct {
 	routes []Route
 	ready  atomic.Bool
 
-	sessions sessionStore
+	auth  *authState  // sign-in configuration and machinery (auth.go)
+	pages []PageRoute // page routes and their permissions (notePage)
 }
 
 // New builds a server and registers every route.
@@ -46,8 +48,16 @@ func New(site string, svc Services, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{Services: svc, Site: site, Log: log, mux: http.NewServeMux()}
-	s.sessions.m = map[string]*session{}
+	if svc.Sessions == nil {
+		svc.Sessions, _ = svc.Users.(relais.SessionService)
+	}
+	if svc.Tokens == nil {
+		svc.Tokens, _ = svc.Users.(relais.TokenService)
+	}
+	if svc.Access == nil {
+		svc.Access, _ = svc.Users.(relais.AccessLog)
+	}
+	s := &Server{Services: svc, Site: site, Log: log, mux: http.NewServeMux(), auth: newAuthState(AuthConfig{})}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.Handle(Route{Method: "GET", Path: "/openapi.json", Perm: relais.PermPublic, Tag: "Meta",
 		Summary: "This document"}, func(r *http.Request) (any, error) { return s.OpenAPI(), nil })
@@ -56,11 +66,14 @@ func New(site string, svc Services, log *slog.Logger) *Server {
 		return VersionInfo{Program: relais.Version, API: relais.APIVersion, Site: s.Site}, nil
 	})
 	s.authRoutes()
+	s.userRoutes()
+	s.accessRoutes()
 	s.patientRoutes()
 	s.catalogueRoutes()
 	s.protocolRoutes()
 	s.treatmentRoutes()
 	s.productionRoutes()
+	s.continuityRoutes()
 	s.pageRoutes()
 	return s
 }
@@ -88,21 +101,29 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.mux
 	h = s.clientVersion(h)
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, relais.E("http.csrf", relais.KindForbidden,
+			"cross-origin request refused: a page of another site cannot act in Relais on your behalf"))
+	}))
+	// The EHR's page posts the contextual launch from its own origin; the
+	// signed, single-use token is the proof there (interop.go).
+	cop.AddInsecureBypassPattern("POST " + LaunchPath)
+	h = cop.Handler(h)
 	h = s.authenticate(h)
-	h = securityHeaders(h)
+	h = s.securityHeaders(h)
 	h = s.recoverer(h)
 	return h
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
-		if r.TLS != nil {
+		if s.secure(r) { // over TLS, here or at the reverse proxy (--public-url https://…)
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
@@ -152,80 +173,6 @@ func truncateHeader(v string) string {
 	return v
 }
 
-// Sessions. They live in memory for now: a restart signs everyone out.
-
-const sessionCookie = "relais_session"
-
-const (
-	sessionIdle     = 30 * time.Minute
-	sessionAbsolute = 12 * time.Hour
-)
-
-type session struct {
-	user     relais.User
-	created  time.Time
-	lastSeen time.Time
-}
-
-type sessionStore struct {
-	mu sync.Mutex
-	m  map[string]*session
-}
-
-func (st *sessionStore) create(u relais.User) string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	id := hex.EncodeToString(b)
-	now := time.Now()
-	st.mu.Lock()
-	st.m[id] = &session{user: u, created: now, lastSeen: now}
-	st.mu.Unlock()
-	return id
-}
-
-func (st *sessionStore) get(id string) (relais.User, bool) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s, ok := st.m[id]
-	if !ok {
-		return relais.User{}, false
-	}
-	now := time.Now()
-	if now.Sub(s.lastSeen) > sessionIdle || now.Sub(s.created) > sessionAbsolute {
-		delete(st.m, id)
-		return relais.User{}, false
-	}
-	s.lastSeen = now
-	return s.user, true
-}
-
-func (st *sessionStore) delete(id string) {
-	st.mu.Lock()
-	delete(st.m, id)
-	st.mu.Unlock()
-}
-
-// authenticate puts the actor in the request context, from the session cookie
-// or HTTP Basic credentials (scripts). It does not refuse anyone: authorize
-// does, per route.
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			if u, ok := s.sessions.get(c.Value); ok {
-				r = r.WithContext(relais.WithActor(r.Context(), u.Actor()))
-			}
-		} else if name, pass, ok := r.BasicAuth(); ok && s.Users != nil {
-			u, err := s.Users.Authenticate(r.Context(), name, pass)
-			if err != nil {
-				s.problem(w, r, err)
-				return
-			}
-			r = r.WithContext(relais.WithActor(r.Context(), u.Actor()))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // authorize refuses a request whose actor lacks perm.
 func (s *Server) authorize(perm relais.Permission, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -240,6 +187,11 @@ func (s *Server) authorize(perm relais.Permission, next http.Handler) http.Handl
 					"your role ("+string(a.Role)+") does not allow this ("+string(perm)+")"))
 				return
 			}
+			if _, ok := tokenFrom(r.Context()); ok && !relais.Allowed(r.Context(), perm) {
+				s.problem(w, r, relais.E("http.auth", relais.KindForbidden,
+					"this API token's scope does not include "+string(perm)+": ask an administrator for a token that does"))
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -250,5 +202,3 @@ func Actor(r *http.Request) relais.Actor {
 	a, _ := relais.ActorFrom(r.Context())
 	return a
 }
-
-var _ = context.Background
