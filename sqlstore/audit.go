@@ -147,6 +147,7 @@ func (db *DB) VerifyJournalWith(ctx context.Context, opts VerifyOptions) (Report
 			return err
 		}
 		var local *journal.ChainAudit
+		audits := map[string]*journal.ChainAudit{}
 		for rank, site := range sites {
 			a, cr, err := auditChain(tx, site, site == db.Site, opts)
 			if err != nil {
@@ -155,6 +156,7 @@ func (db *DB) VerifyJournalWith(ctx context.Context, opts VerifyOptions) (Report
 			for _, f := range cr.Faults {
 				rep.Faults = append(rep.Faults, chainFault(site, rank, f))
 			}
+			audits[site] = a
 			if site == db.Site {
 				local = a
 				if f, bad, err := checkHead(tx, cr.ChainSummary); err != nil {
@@ -165,8 +167,15 @@ func (db *DB) VerifyJournalWith(ctx context.Context, opts VerifyOptions) (Report
 			}
 			rep.Chains = append(rep.Chains, cr)
 		}
-		if err := checkEntities(tx, local, &rep); err != nil {
+		if err := checkEntities(tx, rep.Site, local, &rep); err != nil {
 			return err
+		}
+		// A crisis node's own chain continues its site's: its entities are
+		// checked against it (see continuedElsewhere).
+		if c := db.ChainSite(); c != db.Site && audits[c] != nil {
+			if err := checkEntities(tx, c, audits[c], &rep); err != nil {
+				return err
+			}
 		}
 		if err := checkGenesisRows(tx, &rep); err != nil {
 			return err
@@ -329,16 +338,21 @@ func checkHead(tx *Tx, s journal.ChainSummary) (AuditFault, bool, error) {
 // after-image of its last entry with its row read back now. Entries that
 // failed the chain check are skipped: their after-image is not the
 // journal's any more, and the fault is already reported.
-func checkEntities(tx *Tx, a *journal.ChainAudit, rep *Report) error {
+func checkEntities(tx *Tx, site string, a *journal.ChainAudit, rep *Report) error {
 	var after int64
 	for {
-		page, err := lastEntriesPage(tx, rep.Site, after, pageSize)
+		page, err := lastEntriesPage(tx, site, after, pageSize)
 		if err != nil {
 			return err
 		}
 		for i := range page {
 			e := &page[i]
 			if a.Bad(e.Seq) {
+				continue
+			}
+			if later, err := continuedElsewhere(tx, e); err != nil {
+				return err
+			} else if later {
 				continue
 			}
 			if _, ok := entityLoaders[e.Entity]; !ok {

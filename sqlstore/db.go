@@ -51,6 +51,11 @@ type DB struct {
 	Engine Engine
 	DSN    string // as given, for messages (never contains a password we print: see Redacted)
 	Site   string // the local site: the chain this database appends to
+	// Chain, when set, is the chain this database appends to instead of
+	// Site's: a crisis node acts as its site (its stock, register, patients)
+	// while recording its work on a chain of its own (see
+	// sqlstore/crisis.go). Read from meta "chain" at Open.
+	Chain string
 	Log    *slog.Logger
 
 	w *sql.DB // writes: one connection on SQLite, the pool on PostgreSQL
@@ -224,6 +229,9 @@ func (db *DB) initSite(ctx context.Context, site string, readOnly bool) error {
 		db.Site = site
 		return nil
 	case err != nil:
+		return relais.E(op, mapErr(err))
+	}
+	if err := db.r.QueryRowContext(ctx, db.rebind("SELECT value FROM meta WHERE key = ?"), "chain").Scan(&db.Chain); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return relais.E(op, mapErr(err))
 	}
 	if site != "" && site != stored {
