@@ -313,6 +313,12 @@ func TestChecksBlockOrMustBeAcknowledged(t *testing.T) {
 		if p, err = f.db.Sign(f.doctor, p.ID); err != nil || p.Status != relais.PrescriptionSigned {
 			t.Fatalf("sign after acknowledging: %v", err)
 		}
+		// Every step was journaled, and each prescription reads back as its
+		// last entry describes it.
+		rep, err := f.db.VerifyJournal(context.Background())
+		if err != nil || !rep.OK() {
+			t.Fatalf("audit after six cycles: %v %+v", err, rep.Faults)
+		}
 		h, err := f.db.History(f.doctor, f.patient.ID)
 		if err != nil || len(h.Prescriptions) != 6 {
 			t.Fatalf("history: %d prescriptions, %v", len(h.Prescriptions), err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,7 +24,8 @@ type serveConfig struct {
 	db       string
 	site     string
 	logLevel string
-	auth     authFlags // sign-in and TLS (serve_auth.go)
+	auth     authFlags    // sign-in and TLS (serve_auth.go)
+	interop  interopFlags // HL7, launch, FHIR, outbox (serve_interop.go)
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
@@ -35,6 +35,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&c.site, "site", "", "this site's `ID` (required when the database is new)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	c.auth.flags(fs)
+	c.interop.flags(fs)
 }
 
 func (c *serveConfig) dsn() string {
@@ -100,13 +101,20 @@ func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	stopInterop, err := startInterop(ctx, cfg.interop, db, srv, log)
+	if err != nil {
+		return err
+	}
+	defer stopInterop()
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.addr, err)
 	}
-	scheme := "http://"
+	scheme, serveConn := "http://", func(hs *http.Server) error { return hs.Serve(ln) }
 	if tlsConfig != nil {
-		ln, scheme = tls.NewListener(ln, tlsConfig), "https://"
+		// ServeTLS adds HTTP/2 to the settings; the certificate comes from
+		// tlsConfig (reloaded when its files change).
+		scheme, serveConn = "https://", func(hs *http.Server) error { return hs.ServeTLS(ln, "", "") }
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -118,7 +126,7 @@ func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logg
 		TLSConfig:         tlsConfig,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- serveConn(hs) }()
 	srv.SetReady()
 	announce(scheme + ln.Addr().String() + "/")
 	select {
