@@ -134,8 +134,8 @@ func (s *Server) OpenAPI() map[string]any {
 			paths[p] = item
 		}
 		op := map[string]any{
-			"summary":     rt.Summary,
-			"tags":        []string{rt.Tag},
+			"summary":      rt.Summary,
+			"tags":         []string{rt.Tag},
 			"x-permission": string(rt.Perm),
 		}
 		var params []any
@@ -182,4 +182,3 @@ func (s *Server) OpenAPI() map[string]any {
 		"security": []any{map[string]any{"basic": []any{}}, map[string]any{"session": []any{}}},
 	}
 }
-

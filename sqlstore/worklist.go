@@ -1,0 +1,304 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strconv"
+
+	"github.com/relais-onco/relais"
+)
+
+// Worklist answers the day's work of prescribers and wards (see
+// relais.WorklistService): drafts to sign, days waiting for their
+// OK-to-treat, cycles due, the day's lines, and the patients under
+// treatment. It reads in one transaction and a fixed number of queries,
+// whatever the number of patients: a home page is opened many times a day.
+func (db *DB) Worklist(ctx context.Context, req relais.WorklistRequest) (relais.Worklist, error) {
+	const op = "worklist"
+	if _, err := relais.ParseDate("on", string(req.On)); err != nil {
+		return relais.Worklist{}, err
+	}
+	if req.HorizonDays < 0 || req.HorizonDays > 366 {
+		return relais.Worklist{}, relais.Invalid(op, "horizon_days", "the horizon is 0 to 366 days")
+	}
+	w := relais.Worklist{On: req.On, ToSign: []relais.WorklistItem{}, OKToTreat: []relais.WorklistItem{},
+		ToPrescribe: []relais.WorklistItem{}, Today: []relais.WorklistItem{}, ToValidate: []relais.WorklistItem{},
+		Patients: []relais.WorklistItem{}}
+	err := db.Read(ctx, func(tx *Tx) error {
+		// The prescriptions with work: drafts; signed ones with a line still
+		// proposed (its day may lack its OK-to-treat — a line is validated
+		// only after it — or wait for the pharmacist) or a line dated that
+		// day.
+		ids, err := idList(tx, `SELECT id FROM prescription WHERE status = 'draft'
+			UNION SELECT p.id FROM prescription p JOIN prescription_line l ON l.prescription_id = p.id
+			WHERE p.status = 'signed' AND (l.status = 'proposed' OR l.date = ?)`, string(req.On))
+		if err != nil {
+			return err
+		}
+		prescriptions, err := worklistPrescriptions(tx, ids)
+		if err != nil {
+			return err
+		}
+		open, err := openTreatments(tx)
+		if err != nil {
+			return err
+		}
+		var pids []relais.ID
+		for _, p := range prescriptions {
+			pids = append(pids, p.PatientID)
+		}
+		for _, t := range open {
+			pids = append(pids, t.PatientID)
+		}
+		patients, err := patientNames(tx, pids)
+		if err != nil {
+			return err
+		}
+		base := func(patientID relais.ID) relais.WorklistItem {
+			p := patients[patientID]
+			return relais.WorklistItem{PatientID: patientID, PatientName: p.DisplayName(), IPP: p.IPP, BirthDate: p.BirthDate}
+		}
+
+		mine := map[relais.ID]bool{}
+		for _, p := range prescriptions {
+			it := base(p.PatientID)
+			it.TreatmentID, it.PrescriptionID, it.Regimen, it.Cycle, it.Date = p.TreatmentID, p.ID, p.Regimen, p.Cycle, p.StartDate
+			it.Status, it.PrescriberName = p.Status, p.PrescriberName
+			it.Mine = req.PrescriberID != "" && p.PrescriberID == req.PrescriberID
+			if it.Mine {
+				mine[p.PatientID] = true
+			}
+			if p.Status == relais.PrescriptionDraft {
+				w.ToSign = append(w.ToSign, it)
+				continue
+			}
+			for _, d := range p.Days {
+				day := it
+				day.Day, day.Date = d.Day, d.Date
+				if d.OKToTreat == nil && d.Date <= req.On {
+					w.OKToTreat = append(w.OKToTreat, day)
+				}
+				if d.OKToTreat != nil {
+					v := day
+					for _, l := range p.Lines {
+						if l.Day == d.Day && l.Status == relais.LineProposed {
+							v.Lines = append(v.Lines, l)
+						}
+					}
+					if len(v.Lines) > 0 {
+						for _, c := range p.Checks {
+							if c.Level != relais.LevelInfo {
+								v.Checks = append(v.Checks, c)
+							}
+						}
+						w.ToValidate = append(w.ToValidate, v)
+					}
+				}
+				if d.Date == req.On && d.OKToTreat != nil {
+					for _, l := range p.Lines {
+						if l.Day == d.Day && l.Status != relais.LineCancelled {
+							day.Lines = append(day.Lines, l)
+						}
+					}
+					w.Today = append(w.Today, day)
+				}
+			}
+		}
+
+		// How far each open treatment has been prescribed.
+		type progress struct {
+			cycle int
+			start relais.Date
+		}
+		last := map[relais.ID]progress{}
+		rows, err := tx.Query(`SELECT p.treatment_id, p.cycle, p.start_date FROM prescription p JOIN treatment t ON t.id = p.treatment_id
+			WHERE p.status <> 'cancelled' AND t.status IN ('planned', 'active')`)
+		if err != nil {
+			return relais.E(op, err)
+		}
+		for rows.Next() {
+			var tid relais.ID
+			var pr progress
+			if err := rows.Scan(&tid, &pr.cycle, scanDate(&pr.start)); err != nil {
+				rows.Close()
+				return relais.E(op, err)
+			}
+			if pr.cycle > last[tid].cycle {
+				last[tid] = pr
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return relais.E(op, err)
+		}
+		horizon := req.On.AddDays(req.HorizonDays)
+		index := map[relais.ID]int{}
+		for _, t := range open {
+			it := base(t.PatientID)
+			it.TreatmentID, it.Regimen, it.Date = t.ID, t.ProtocolCode+" v"+strconv.Itoa(t.VersionNumber), t.StartDate
+			it.Mine = mine[t.PatientID] || (req.PrescriberName != "" && t.CreatedBy == req.PrescriberName)
+			if i, ok := index[t.PatientID]; ok {
+				w.Patients[i].Mine = w.Patients[i].Mine || it.Mine
+			} else {
+				index[t.PatientID] = len(w.Patients)
+				w.Patients = append(w.Patients, it)
+			}
+			pr := last[t.ID]
+			if t.PlannedCycles > 0 && pr.cycle >= t.PlannedCycles {
+				continue
+			}
+			next := it
+			next.Cycle, next.Date = pr.cycle+1, t.StartDate
+			if pr.cycle > 0 {
+				next.Date = pr.start.AddDays(t.CycleLengthDays)
+			}
+			if next.Date <= horizon {
+				w.ToPrescribe = append(w.ToPrescribe, next)
+			}
+		}
+		sort.SliceStable(w.Patients, func(i, j int) bool {
+			a, b := w.Patients[i], w.Patients[j]
+			if a.Mine != b.Mine {
+				return a.Mine
+			}
+			return relais.NormalizeName(a.PatientName) < relais.NormalizeName(b.PatientName)
+		})
+		sort.SliceStable(w.ToPrescribe, func(i, j int) bool { return w.ToPrescribe[i].Date < w.ToPrescribe[j].Date })
+		sort.SliceStable(w.ToValidate, func(i, j int) bool { return w.ToValidate[i].Date < w.ToValidate[j].Date })
+		return nil
+	})
+	return w, err
+}
+
+// worklistPrescriptions reads prescriptions with their lines in two
+// queries, in the order of start date and cycle — only what a worklist
+// shows: not the measurements used, and lines without their dose rule and
+// derivation (decoding every derivation of every cycle would cost a home
+// page most of its time).
+func worklistPrescriptions(tx *Tx, ids []relais.ID) ([]relais.Prescription, error) {
+	const op = "worklist.prescriptions"
+	out := []relais.Prescription{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	q, args := inList(`SELECT id, treatment_id, patient_id, cycle, start_date, status, regimen, days, checks, prescriber_id, prescriber_name
+		FROM prescription WHERE id IN (%s) ORDER BY start_date, cycle, id`, ids)
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, relais.E(op, err)
+	}
+	index := map[relais.ID]int{}
+	for rows.Next() {
+		var p relais.Prescription
+		var days, checks string
+		if err := rows.Scan(&p.ID, &p.TreatmentID, &p.PatientID, &p.Cycle, scanDate(&p.StartDate), &p.Status, &p.Regimen,
+			&days, &checks, &p.PrescriberID, &p.PrescriberName); err != nil {
+			rows.Close()
+			return nil, relais.E(op, err)
+		}
+		if err := fromJSONText(days, &p.Days); err != nil {
+			rows.Close()
+			return nil, relais.E(op, relais.KindIntegrity, "the days of prescription "+string(p.ID)+" are not readable", err)
+		}
+		if err := fromJSONText(checks, &p.Checks); err != nil {
+			rows.Close()
+			return nil, relais.E(op, relais.KindIntegrity, "the checks of prescription "+string(p.ID)+" are not readable", err)
+		}
+		p.Lines = []relais.PrescriptionLine{}
+		index[p.ID] = len(out)
+		out = append(out, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, relais.E(op, err)
+	}
+	q, args = inList(`SELECT id, prescription_id, seq, day, date, inn, drug_class, kind, route, dose, unit, vehicle, volume_ml,
+		duration_min, rate_ml_h, status FROM prescription_line WHERE prescription_id IN (%s) ORDER BY day, seq, id`, ids)
+	rows, err = tx.Query(q, args...)
+	if err != nil {
+		return nil, relais.E(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l relais.PrescriptionLine
+		var presID relais.ID
+		if err := rows.Scan(&l.ID, &presID, &l.Seq, &l.Day, scanDate(&l.Date), &l.INN, &l.DrugClass, &l.Kind, &l.Route, &l.Dose,
+			&l.Unit, &l.Vehicle, &l.VolumeML, &l.DurationMin, &l.RateMLH, &l.Status); err != nil {
+			return nil, relais.E(op, err)
+		}
+		if i, ok := index[presID]; ok {
+			out[i].Lines = append(out[i].Lines, l)
+		}
+	}
+	return out, rows.Err()
+}
+
+func openTreatments(tx *Tx) ([]relais.Treatment, error) {
+	rows, err := tx.Query(`SELECT ` + treatmentColumns + ` FROM treatment WHERE status IN ('planned', 'active') ORDER BY start_date, id`)
+	if err != nil {
+		return nil, relais.E("treatment.list", err)
+	}
+	defer rows.Close()
+	var out []relais.Treatment
+	for rows.Next() {
+		t, err := scanTreatment(rows)
+		if err != nil {
+			return nil, relais.E("treatment.list", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// patientNames reads what a worklist shows of patients (names, local id,
+// birth date) in one query.
+func patientNames(tx *Tx, ids []relais.ID) (map[relais.ID]relais.Patient, error) {
+	out := map[relais.ID]relais.Patient{}
+	seen := map[relais.ID]bool{}
+	var uniq []relais.ID
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	if len(uniq) == 0 {
+		return out, nil
+	}
+	q, args := inList("SELECT id, ipp, birth_name, used_name, first_names, birth_date FROM patient WHERE id IN (%s)", uniq)
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, relais.E("patient.list", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p relais.Patient
+		var firstNames string
+		if err := rows.Scan(&p.ID, &p.IPP, &p.BirthName, &p.UsedName, &firstNames, scanDate(&p.BirthDate)); err != nil {
+			return nil, relais.E("patient.list", err)
+		}
+		if err := json.Unmarshal([]byte(firstNames), &p.FirstNames); err != nil {
+			return nil, relais.E("patient.list", relais.KindIntegrity, "the first names of patient "+string(p.ID)+" are not readable", err)
+		}
+		out[p.ID] = p
+	}
+	return out, rows.Err()
+}
+
+func idList(tx *Tx, q string, args ...any) ([]relais.ID, error) {
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, relais.E("list", err)
+	}
+	defer rows.Close()
+	var ids []relais.ID
+	for rows.Next() {
+		var id relais.ID
+		if err := rows.Scan(&id); err != nil {
+			return nil, relais.E("list", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

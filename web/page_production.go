@@ -1,0 +1,306 @@
+package web
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/relais-onco/relais"
+)
+
+// Production: the day's board, and a preparation's page — its compounding
+// proposal (vials and leftover vials, volumes, dilution, stability), its
+// worksheet and label, what the technician records, the second person's
+// check, and the pharmacist's release or rejection.
+
+func (s *Server) productionPages() {
+	if s.Production == nil {
+		return
+	}
+	s.handlePage("GET /production", relais.PermProductionRead, s.productionBoard)
+	s.handlePage("GET /preparations/{id}", relais.PermProductionRead, s.preparationPage)
+	s.handlePage("POST /preparations/{id}/propose", relais.PermProductionPrepare, s.prepStep("propose"))
+	s.handlePage("POST /preparations/{id}/worksheet", relais.PermProductionPrepare, s.prepStep("worksheet"))
+	s.handlePage("POST /preparations/{id}/production", relais.PermProductionPrepare, s.recordProduction)
+	s.handlePage("POST /preparations/{id}/check", relais.PermProductionCheck, s.prepStep("check"))
+	s.handlePage("POST /preparations/{id}/release", relais.PermProductionRelease, s.prepStep("release"))
+	s.handlePage("POST /preparations/{id}/reject", relais.PermProductionRelease, s.prepStep("reject"))
+	s.handlePage("POST /preparations/{id}/cancel", relais.PermProductionRelease, s.prepStep("cancel"))
+	s.handlePage("POST /preparations/{id}/remake", relais.PermProductionRelease, s.prepStep("remake"))
+	s.leftoverPages()
+	s.slipPages()
+	s.administrationPages()
+	s.handlePage("POST /production/documents", relais.PermProductionRead, s.startDayDocuments)
+}
+
+// boardColumns are the board's columns: where each preparation is, in the
+// order work flows.
+var boardColumns = []struct {
+	Key      string
+	Statuses []relais.PreparationStatus
+}{
+	{"to_prepare", []relais.PreparationStatus{relais.PrepToPrepare}},
+	{"worksheet_issued", []relais.PreparationStatus{relais.PrepWorksheetIssued}},
+	{"prepared", []relais.PreparationStatus{relais.PrepPrepared}},
+	{"checked", []relais.PreparationStatus{relais.PrepChecked}},
+	{"released", []relais.PreparationStatus{relais.PrepReleased}},
+	{"dispensed", []relais.PreparationStatus{relais.PrepDispensed}},
+	{"done", []relais.PreparationStatus{relais.PrepAdministered, relais.PrepNotAdministered, relais.PrepRejected, relais.PrepCancelled}},
+}
+
+type boardView struct {
+	Date    relais.Date
+	Prev    relais.Date
+	Next    relais.Date
+	Columns []boardColumn
+	Total   int
+}
+
+type boardColumn struct {
+	Key   string
+	Items []boardItem
+}
+
+type boardItem struct {
+	relais.Preparation
+	PatientName string
+}
+
+// dateParam reads ?name=YYYY-MM-DD, today when absent; a malformed one is
+// refused beside the field.
+func dateParam(r *http.Request, name string) (relais.Date, error) {
+	v := strings.TrimSpace(r.URL.Query().Get(name))
+	if v == "" {
+		return relais.Today(), nil
+	}
+	return parseDateField(name, v)
+}
+
+// patientNames names the patients of preparations, each read once.
+func (s *Server) patientNames(r *http.Request, ids []relais.ID) (map[relais.ID]relais.Patient, error) {
+	out := map[relais.ID]relais.Patient{}
+	for _, id := range ids {
+		if _, ok := out[id]; ok || id == "" {
+			continue
+		}
+		pt, err := s.Patients.Patient(r.Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = pt
+	}
+	return out, nil
+}
+
+func (s *Server) productionBoard(w http.ResponseWriter, r *http.Request, p *page) error {
+	day, err := dateParam(r, "date")
+	if err != nil {
+		p.refuse("date", r.URL.Query(), err)
+		day = relais.Today()
+	}
+	preps, err := s.Production.Preparations(r.Context(), relais.PreparationFilter{Date: day})
+	if err != nil {
+		return err
+	}
+	var ids []relais.ID
+	for _, pr := range preps {
+		ids = append(ids, pr.PatientID)
+	}
+	names, err := s.patientNames(r, ids)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(preps, func(i, j int) bool {
+		if preps[i].RegisterNumber != preps[j].RegisterNumber {
+			return preps[i].RegisterNumber < preps[j].RegisterNumber
+		}
+		return preps[i].CreatedAt.Before(preps[j].CreatedAt)
+	})
+	v := boardView{Date: day, Prev: day.AddDays(-1), Next: day.AddDays(1), Total: len(preps)}
+	for _, c := range boardColumns {
+		col := boardColumn{Key: c.Key}
+		for _, pr := range preps {
+			for _, st := range c.Statuses {
+				if pr.Status == st {
+					col.Items = append(col.Items, boardItem{Preparation: pr, PatientName: names[pr.PatientID].DisplayName()})
+				}
+			}
+		}
+		v.Columns = append(v.Columns, col)
+	}
+	p.Title = p.T("production.title")
+	p.Data = v
+	s.renderTemplate(w, r, "production", "layout", http.StatusOK, p)
+	return nil
+}
+
+type preparationView struct {
+	Prep           relais.Preparation
+	Patient        relais.Patient
+	Prescription   relais.Prescription
+	Line           *relais.PrescriptionLine
+	Next           []relais.PreparationStatus
+	Lots           map[relais.ID][]relais.StockLot // product → lots in stock, for the record form
+	Administration *relais.Administration
+	Today          relais.Date
+}
+
+func (s *Server) loadPreparation(r *http.Request) (*preparationView, error) {
+	ctx := r.Context()
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.Production.Preparation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v := &preparationView{Prep: pr, Next: pr.Mode.Next(pr.Status), Lots: map[relais.ID][]relais.StockLot{}, Today: relais.Today()}
+	if v.Patient, err = s.Patients.Patient(ctx, pr.PatientID); err != nil {
+		return nil, err
+	}
+	if v.Prescription, err = s.Treatments.Prescription(ctx, pr.PrescriptionID); err != nil {
+		return nil, err
+	}
+	v.Line = v.Prescription.Line(pr.LineID)
+	if pr.Status == relais.PrepWorksheetIssued && pr.Plan != nil {
+		for _, d := range pr.Plan.Draws {
+			if d.Leftover || v.Lots[d.ProductID] != nil {
+				continue
+			}
+			lots, err := s.Production.StockLots(ctx, d.ProductID)
+			if err != nil {
+				return nil, err
+			}
+			v.Lots[d.ProductID] = lots
+		}
+	}
+	if pr.Status == relais.PrepAdministered || pr.Status == relais.PrepNotAdministered {
+		if a, err := s.Production.Administration(ctx, pr.ID); err == nil {
+			v.Administration = &a
+		} else if relais.ErrorKind(err) != relais.KindNotFound {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+func (s *Server) preparationPage(w http.ResponseWriter, r *http.Request, p *page) error {
+	return s.showPreparation(w, r, p, http.StatusOK)
+}
+
+func (s *Server) showPreparation(w http.ResponseWriter, r *http.Request, p *page, status int) error {
+	v, err := s.loadPreparation(r)
+	if err != nil {
+		return err
+	}
+	p.Title = p.Tf("prep.title", v.Prep.INN, v.Prep.Display())
+	p.Data = v
+	s.renderTemplate(w, r, "preparation", "layout", status, p)
+	return nil
+}
+
+// prepStep applies one step of a preparation's chain from a form.
+func (s *Server) prepStep(step string) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *page) error {
+		id, err := pathID(r, "id")
+		if err != nil {
+			return err
+		}
+		ctx, prod := r.Context(), s.Production
+		reason := strings.TrimSpace(r.PostFormValue("reason"))
+		var out relais.Preparation
+		switch step {
+		case "propose":
+			out, err = prod.ProposePreparation(ctx, id)
+		case "worksheet":
+			out, err = prod.IssueWorksheet(ctx, id)
+		case "check":
+			out, err = prod.CheckPreparation(ctx, id, relais.CheckRequest{Comment: r.PostFormValue("comment")})
+		case "release":
+			out, err = prod.ReleasePreparation(ctx, id, relais.ReleaseRequest{Comment: r.PostFormValue("comment"),
+				IndicationCode: strings.TrimSpace(r.PostFormValue("indication_code"))})
+		case "reject":
+			out, err = prod.RejectPreparation(ctx, id, reason)
+		case "cancel":
+			out, err = prod.CancelPreparation(ctx, id, reason)
+		case "remake":
+			out, err = prod.RemakePreparation(ctx, id)
+		}
+		if err != nil {
+			if !refused(err) && relais.ErrorKind(err) != relais.KindForbidden {
+				return err
+			}
+			p.refuse(step, r.PostForm, err)
+			return s.showPreparation(w, r, p, StatusOf(relais.ErrorKind(err)))
+		}
+		return done(w, r, "/preparations/"+string(out.ID), "prep_"+step)
+	}
+}
+
+// recordProduction reads the record form: for each vial of the plan, the
+// lot (or leftover) and the volume measured or the mass weighed; the
+// leftover vials kept; the final volume.
+func (s *Server) recordProduction(w http.ResponseWriter, r *http.Request, p *page) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	const op = "preparation.record"
+	f := r.PostForm
+	var req relais.ProductionRequest
+	var errs []error
+	n, _ := strconv.Atoi(f.Get("vials"))
+	for i := 0; i < n && i < 100; i++ {
+		k := "vial" + strconv.Itoa(i) + "_"
+		in := relais.UsedVialInput{LeftoverID: relais.ID(f.Get(k + "leftover_id")), LotID: relais.ID(f.Get(k + "lot_id"))}
+		if m := strings.TrimSpace(f.Get(k + "mass_g")); m != "" {
+			v, err := parseNumber(op, "vials["+strconv.Itoa(i)+"].mass_g", m)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			in.MassG = &v
+		} else {
+			v, err := parseNumber(op, "vials["+strconv.Itoa(i)+"].volume_ml", f.Get(k+"volume_ml"))
+			if err != nil {
+				errs = append(errs, err)
+			}
+			in.VolumeML = v
+		}
+		req.Vials = append(req.Vials, in)
+	}
+	m, _ := strconv.Atoi(f.Get("leftovers"))
+	for i := 0; i < m && i < 100; i++ {
+		k := "leftover" + strconv.Itoa(i) + "_"
+		if f.Get(k+"keep") != "on" {
+			continue
+		}
+		v, err := parseNumber(op, "leftovers["+strconv.Itoa(i)+"].remaining_volume_ml", f.Get(k+"remaining_volume_ml"))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		req.Leftovers = append(req.Leftovers, relais.LeftoverInput{LotID: relais.ID(f.Get(k + "lot_id")),
+			RemainingVolumeML: v, Storage: strings.TrimSpace(f.Get(k + "storage"))})
+	}
+	if fv := strings.TrimSpace(f.Get("final_volume_ml")); fv != "" {
+		v, err := parseNumber(op, "final_volume_ml", fv)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		req.FinalVolumeML = v
+	}
+	req.Comment = f.Get("comment")
+	err = relais.Errors(op, errs)
+	if err == nil {
+		_, err = s.Production.RecordProduction(r.Context(), id, req)
+	}
+	if err != nil {
+		if !refused(err) {
+			return err
+		}
+		p.refuse("production", r.PostForm, err)
+		return s.showPreparation(w, r, p, http.StatusUnprocessableEntity)
+	}
+	return done(w, r, "/preparations/"+string(id), "prep_production")
+}
