@@ -56,7 +56,7 @@ type DB struct {
 	// while recording its work on a chain of its own (see
 	// sqlstore/crisis.go). Read from meta "chain" at Open.
 	Chain string
-	Log    *slog.Logger
+	Log   *slog.Logger
 
 	w *sql.DB // writes: one connection on SQLite, the pool on PostgreSQL
 	r *sql.DB // reads
