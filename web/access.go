@@ -74,6 +74,16 @@ func (s *Server) recordAccess(r *http.Request, patientID relais.ID) error {
 	return err
 }
 
+// readPatient reads a patient for a page or an answer: the read is checked
+// against the actor's scope and logged, like every read of patient data.
+func (s *Server) readPatient(r *http.Request, id relais.ID) (relais.Patient, error) {
+	p, err := s.Patients.Patient(r.Context(), id)
+	if err != nil {
+		return p, err
+	}
+	return p, s.recordRead(r, p)
+}
+
 // recordRead is recordAccess for a patient already read.
 func (s *Server) recordRead(r *http.Request, p relais.Patient) error {
 	_, err := s.recordPatients(r, []relais.Patient{p}, false)

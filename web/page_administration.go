@@ -49,7 +49,7 @@ func (s *Server) showAdministration(w http.ResponseWriter, r *http.Request, p *p
 	v := administrationView{Day: day, NowLocal: p.Now.In(relais.DisplayZone).Format("2006-01-02T15:04"),
 		Records: map[relais.ID]*relais.Administration{},
 		Kinds:   []string{relais.IncidentExtravasation, relais.IncidentReaction, relais.IncidentOther}}
-	if v.Patient, err = s.Patients.Patient(ctx, patientID); err != nil {
+	if v.Patient, err = s.readPatient(r, patientID); err != nil {
 		return err
 	}
 	if v.Plan, err = s.Production.AdministrationPlan(ctx, patientID, day); err != nil {

@@ -49,6 +49,8 @@ func (s *Server) patientSearchPage(w http.ResponseWriter, r *http.Request, p *pa
 				return err
 			}
 			p.refuse("search", r.URL.Query(), err)
+		} else if res, err = s.recordPatients(r, res, true); err != nil { // access log: out-of-scope patients left out
+			return err
 		}
 		v.Results = res
 	}
@@ -97,7 +99,7 @@ func (s *Server) loadPatient(r *http.Request, p *page) (*patientView, error) {
 	if err != nil {
 		return nil, err
 	}
-	pt, err := s.Patients.Patient(ctx, id)
+	pt, err := s.readPatient(r, id)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +182,7 @@ func (s *Server) showMeasurements(w http.ResponseWriter, r *http.Request, p *pag
 		return err
 	}
 	var v measurementsView
-	if v.Patient, err = s.Patients.Patient(r.Context(), id); err != nil {
+	if v.Patient, err = s.readPatient(r, id); err != nil {
 		return err
 	}
 	if v.All, err = s.Patients.Measurements(r.Context(), id, ""); err != nil {

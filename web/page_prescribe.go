@@ -34,7 +34,7 @@ func (s *Server) prescribePage(w http.ResponseWriter, r *http.Request, p *page) 
 
 func (s *Server) showPrescribe(w http.ResponseWriter, r *http.Request, p *page, patientID relais.ID, status int) error {
 	ctx := r.Context()
-	pt, err := s.Patients.Patient(ctx, patientID)
+	pt, err := s.readPatient(r, patientID)
 	if err != nil {
 		return err
 	}

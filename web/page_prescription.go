@@ -59,7 +59,7 @@ func (s *Server) loadPrescription(r *http.Request, p *page) (*prescriptionView, 
 		return nil, err
 	}
 	v := &prescriptionView{P: pr, Lines: map[relais.ID]string{}, Today: relais.Today()}
-	if v.Patient, err = s.Patients.Patient(ctx, pr.PatientID); err != nil {
+	if v.Patient, err = s.readPatient(r, pr.PatientID); err != nil {
 		return nil, err
 	}
 	if v.Treatment, err = s.Treatments.Treatment(ctx, pr.TreatmentID); err != nil {

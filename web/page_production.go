@@ -84,7 +84,7 @@ func (s *Server) patientNames(r *http.Request, ids []relais.ID) (map[relais.ID]r
 		if _, ok := out[id]; ok || id == "" {
 			continue
 		}
-		pt, err := s.Patients.Patient(r.Context(), id)
+		pt, err := s.readPatient(r, id)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +157,7 @@ func (s *Server) loadPreparation(r *http.Request) (*preparationView, error) {
 		return nil, err
 	}
 	v := &preparationView{Prep: pr, Next: pr.Mode.Next(pr.Status), Lots: map[relais.ID][]relais.StockLot{}, Today: relais.Today()}
-	if v.Patient, err = s.Patients.Patient(ctx, pr.PatientID); err != nil {
+	if v.Patient, err = s.readPatient(r, pr.PatientID); err != nil {
 		return nil, err
 	}
 	if v.Prescription, err = s.Treatments.Prescription(ctx, pr.PrescriptionID); err != nil {
