@@ -38,6 +38,15 @@ type Actor struct {
 	Site     string `json:"site"` // the site the actor works at
 }
 
+// DisplayName is the name documents and records show for the actor: the
+// person's name, or the login when no name is known.
+func (a Actor) DisplayName() string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return a.Username
+}
+
 // SystemActor is the actor for work Relais does by itself.
 func SystemActor(site string) Actor {
 	return Actor{Username: "relais", Name: "Relais", Role: RoleSystem, Site: site}

@@ -64,7 +64,7 @@ func (p *Prescription) ModifyLine(lineID ID, req ModifyLineRequest, a Actor, now
 		computed = l.Modification.ComputedDose
 	}
 	l.Modification = &LineModification{Percent: req.Percent, Value: req.Value, Reason: rule.Adjustment.Reason,
-		ComputedDose: computed, By: a.display(), At: now}
+		ComputedDose: computed, By: a.DisplayName(), At: now}
 	l.Dose, l.Unit, l.Calculation = res.Value, res.Unit, res
 	if l.Status == LineRefused {
 		l.Status = LineProposed
@@ -109,7 +109,7 @@ func (p *Prescription) Postpone(req PostponeRequest, a Actor, now time.Time) err
 			return transitionErr(op, "day %d has validated lines (%s): ask the pharmacist, then cancel and represcribe", req.Day, l.INN)
 		}
 	}
-	d.Postponed = &Postponed{From: d.Date, Reason: strings.TrimSpace(req.Reason), By: a.display(), At: now}
+	d.Postponed = &Postponed{From: d.Date, Reason: strings.TrimSpace(req.Reason), By: a.DisplayName(), At: now}
 	shift := int(req.To.Time().Sub(d.Date.Time()).Hours() / 24)
 	d.Date = req.To
 	d.OKToTreat = nil
@@ -141,7 +141,7 @@ func (p *Prescription) Acknowledge(req AcknowledgeRequest, a Actor, now time.Tim
 		if c.Level != LevelAcknowledge {
 			return Invalid(op, "code", "%s is %s: only warnings can be acknowledged", c.Code, c.Level)
 		}
-		c.Ack = &CheckAck{By: a.display(), ByID: a.UserID, At: now, Reason: strings.TrimSpace(req.Reason)}
+		c.Ack = &CheckAck{By: a.DisplayName(), ByID: a.UserID, At: now, Reason: strings.TrimSpace(req.Reason)}
 		return nil
 	}
 	return Invalid(op, "code", "this prescription has no check %q%s", req.Code, lineSuffix(req.LineID))
@@ -182,7 +182,7 @@ func (p *Prescription) Sign(patient Patient, a Actor, now time.Time) error {
 	}
 	p.Status = PrescriptionSigned
 	p.SignedAt = now
-	p.PrescriberID, p.PrescriberName = a.UserID, a.display()
+	p.PrescriberID, p.PrescriberName = a.UserID, a.DisplayName()
 	return nil
 }
 
@@ -201,7 +201,7 @@ func (p *Prescription) GiveOKToTreat(req OKToTreatRequest, criteria []Criterion,
 	if d.OKToTreat != nil {
 		return transitionErr(op, "day %d already has its OK-to-treat (%s, %s)", req.Day, d.OKToTreat.By, d.OKToTreat.At.In(DisplayZone).Format("02/01/2006 15:04"))
 	}
-	ok := &OKToTreat{By: a.display(), ByID: a.UserID, At: now, Comment: strings.TrimSpace(req.Comment), Values: []SeenValue{}}
+	ok := &OKToTreat{By: a.DisplayName(), ByID: a.UserID, At: now, Comment: strings.TrimSpace(req.Comment), Values: []SeenValue{}}
 	for _, c := range criteria {
 		if !c.AppliesOn(req.Day) {
 			continue
@@ -262,7 +262,7 @@ func (p *Prescription) ValidateLine(lineID ID, req ValidateLineRequest, a Actor,
 	}
 	l.Status = to
 	l.Validation = &LineValidation{Decision: req.Decision, Comment: req.Comment, Intervention: req.Intervention,
-		By: a.display(), ByID: a.UserID, At: now}
+		By: a.DisplayName(), ByID: a.UserID, At: now}
 	return nil
 }
 
@@ -285,13 +285,6 @@ func (p *Prescription) Cancel(reason string) error {
 		}
 	}
 	return nil
-}
-
-func (a Actor) display() string {
-	if a.Name != "" {
-		return a.Name
-	}
-	return a.Username
 }
 
 // CriterionMeasurement maps an OK-to-treat criterion to the measurement kind

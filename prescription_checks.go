@@ -196,30 +196,11 @@ func sameSubstance(a, b string) bool {
 	return foldSubstance(a) == foldSubstance(b)
 }
 
-// foldSubstance compares drug names whatever their case, accents and
-// punctuation ("Étoposide" = "etoposide").
+// foldSubstance compares drug names whatever their case, accents,
+// spaces and punctuation ("Étoposide" = "etoposide", "5-FU" = "5 fu"), with
+// the folding patient names use.
 func foldSubstance(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		switch r {
-		case 'à', 'â', 'ä':
-			r = 'a'
-		case 'é', 'è', 'ê', 'ë':
-			r = 'e'
-		case 'î', 'ï':
-			r = 'i'
-		case 'ô', 'ö':
-			r = 'o'
-		case 'ù', 'û', 'ü':
-			r = 'u'
-		case 'ç':
-			r = 'c'
-		}
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	return strings.ReplaceAll(NormalizeName(s), " ", "")
 }
 
 func frClass(c string) string {

@@ -92,7 +92,7 @@ type Signoff struct {
 }
 
 func signoff(a Actor, now time.Time) *Signoff {
-	return &Signoff{By: a.display(), ByID: a.UserID, At: now}
+	return &Signoff{By: a.DisplayName(), ByID: a.UserID, At: now}
 }
 
 // Preparation is one validated line on its way to the patient.
@@ -222,7 +222,7 @@ func (p *Preparation) RecordProduction(rec ProductionRecord, a Actor, now time.T
 	if err := p.move(op, PrepPrepared); err != nil {
 		return err
 	}
-	rec.By, rec.ByID, rec.At = a.display(), a.UserID, now
+	rec.By, rec.ByID, rec.At = a.DisplayName(), a.UserID, now
 	p.Production = &rec
 	if p.Plan != nil && p.Plan.Stability != nil {
 		p.Expiry = p.Plan.Stability.ExpiryFrom(now)
@@ -319,7 +319,7 @@ func (p *Preparation) Dispense(slip DeliverySlip, a Actor, now time.Time) error 
 	if err := p.move(op, PrepDispensed); err != nil {
 		return err
 	}
-	p.Dispensing = &Dispensing{SlipID: slip.ID, SlipNumber: slip.Number, Ward: slip.Ward, By: a.display(), ByID: a.UserID, At: now}
+	p.Dispensing = &Dispensing{SlipID: slip.ID, SlipNumber: slip.Number, Ward: slip.Ward, By: a.DisplayName(), ByID: a.UserID, At: now}
 	return nil
 }
 

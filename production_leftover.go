@@ -209,7 +209,7 @@ func NewLeftover(in LeftoverInput, p Product, drug Drug, lotExpiry Date, a Actor
 		InitialQuantity: qty, InitialVolumeML: vol, RemainingQuantity: qty, RemainingVolumeML: vol,
 		OpenedAt: opened, Storage: strings.TrimSpace(in.Storage), Condition: cond, StabilityHours: st.DurationHours,
 		StabilitySource: st.Source, Expiry: expiry, Status: LeftoverOpen, Uses: []LeftoverUse{},
-		RecordedBy: a.display(), RecordedByID: a.UserID, CreatedAt: now, UpdatedAt: now,
+		RecordedBy: a.DisplayName(), RecordedByID: a.UserID, CreatedAt: now, UpdatedAt: now,
 	}, nil
 }
 
@@ -250,7 +250,7 @@ func (l *LeftoverVial) Use(prepID ID, volumeML float64, a Actor, now time.Time) 
 		return LeftoverUse{}, &Error{Op: op, Kind: KindConflict, Field: "volume_ml", Message: fmt.Sprintf(
 			"leftover vial %s holds %s mL: %s mL cannot be drawn from it", shortID(l.ID), num(l.RemainingVolumeML), num(volumeML))}
 	}
-	u := LeftoverUse{ID: NewID(), PreparationID: prepID, VolumeML: volumeML, Quantity: round(volumeML*l.Concentration, 4), At: now, By: a.display()}
+	u := LeftoverUse{ID: NewID(), PreparationID: prepID, VolumeML: volumeML, Quantity: round(volumeML*l.Concentration, 4), At: now, By: a.DisplayName()}
 	l.RemainingVolumeML = round(l.RemainingVolumeML-volumeML, 2)
 	l.RemainingQuantity = round(l.RemainingVolumeML*l.Concentration, 4)
 	to := LeftoverPartlyUsed

@@ -133,7 +133,7 @@ func (e *RegisterEntry) Annotate(text string, a Actor, now time.Time) error {
 	if len([]rune(text)) > 2000 {
 		return Invalid(op, "text", "an annotation holds at most 2000 characters")
 	}
-	e.Annotations = append(e.Annotations, Annotation{At: now, By: a.display(), ByID: a.UserID, Text: text})
+	e.Annotations = append(e.Annotations, Annotation{At: now, By: a.DisplayName(), ByID: a.UserID, Text: text})
 	e.UpdatedAt = now
 	return nil
 }

@@ -66,7 +66,7 @@ func (db *DB) CreateSlip(ctx context.Context, req relais.SlipRequest) (relais.De
 			return err
 		}
 		s := relais.DeliverySlip{ID: relais.NewID(), Site: tx.Site(), Number: fmt.Sprintf("BL-%04d-%06d", year, seq), Ward: req.Ward,
-			RoundDate: req.RoundDate, Round: req.Round, PreparationIDs: req.PreparationIDs, CreatedBy: displayActor(tx.Actor()),
+			RoundDate: req.RoundDate, Round: req.Round, PreparationIDs: req.PreparationIDs, CreatedBy: tx.Actor().DisplayName(),
 			CreatedByID: tx.Actor().UserID, CreatedAt: now, UpdatedAt: now}
 		if _, err := tx.Exec("INSERT INTO delivery_slip ("+slipCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)",
 			s.ID, s.Site, s.Number, s.Ward, string(s.RoundDate), s.Round, s.CreatedBy, s.CreatedByID, T(now), T(now)); err != nil {
@@ -357,7 +357,7 @@ func (db *DB) RecordAdministration(ctx context.Context, preparationID relais.ID,
 			VolumeGivenML: req.VolumeGivenML, RateMLH: req.RateMLH, Interruptions: req.Interruptions, Incidents: req.Incidents,
 			Scan:        &relais.ScanCheck{Label: strings.TrimSpace(req.ScannedLabel), PatientIPP: strings.TrimSpace(req.PatientIPP), At: now, Matched: true},
 			SecondNurse: strings.TrimSpace(req.SecondNurse), IndicationCode: code, Comment: strings.TrimSpace(req.Comment),
-			RecordedBy: displayActor(tx.Actor()), RecordedByID: tx.Actor().UserID, RecordedAt: now}
+			RecordedBy: tx.Actor().DisplayName(), RecordedByID: tx.Actor().UserID, RecordedAt: now}
 		lines, err := billingLinesFor(tx, p, pat, a)
 		if err != nil {
 			return err
@@ -407,7 +407,7 @@ func (db *DB) RecordNotAdministered(ctx context.Context, preparationID relais.ID
 		now := tx.Now()
 		a := relais.Administration{ID: relais.NewID(), Site: tx.Site(), PreparationID: p.ID, PatientID: p.PatientID,
 			RegisterNumber: p.RegisterNumber, Outcome: req.Outcome, Reason: strings.TrimSpace(req.Reason), CostEUR: round2(req.CostEUR),
-			RecordedBy: displayActor(a0), RecordedByID: a0.UserID, RecordedAt: now}
+			RecordedBy: a0.DisplayName(), RecordedByID: a0.UserID, RecordedAt: now}
 		if err := insertAdministration(tx, &a); err != nil {
 			return relais.E(op, err)
 		}

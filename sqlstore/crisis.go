@@ -247,7 +247,7 @@ func (db *DB) StartCrisis(ctx context.Context, d CrisisDeclaration) (Crisis, err
 			reserved = []string{}
 		}
 		c = Crisis{ID: relais.NewID(), Site: chain, SourceSite: db.Site, SourceSeq: head.Seq, SourceHash: head.Hash, DataTime: d.DataTime.UTC().Truncate(time.Microsecond),
-			DeclaredBy: displayActor(tx.Actor()), DeclaredByID: who.ID, Reason: d.Reason, DeclaredAt: tx.Now(), Reserved: reserved,
+			DeclaredBy: tx.Actor().DisplayName(), DeclaredByID: who.ID, Reason: d.Reason, DeclaredAt: tx.Now(), Reserved: reserved,
 			Status: "active", UpdatedAt: tx.Now()}
 		if c.DataTime.IsZero() {
 			c.DataTime = head.Time
@@ -282,7 +282,7 @@ func (db *DB) StartCrisis(ctx context.Context, d CrisisDeclaration) (Crisis, err
 func addLog(tx *Tx, crisisID relais.ID, role, kind, text string) (LogEntry, error) {
 	a := tx.Actor()
 	l := LogEntry{ID: relais.NewID(), CrisisID: crisisID, Site: tx.db.ChainSite(), At: tx.Now(), Role: role, Kind: kind,
-		Text: text, AuthorID: a.UserID, AuthorName: displayActor(a)}
+		Text: text, AuthorID: a.UserID, AuthorName: a.DisplayName()}
 	if err := applyLogEntry(tx, l.ID, []byte(mustJSON(l))); err != nil {
 		return l, err
 	}
@@ -385,7 +385,7 @@ func crisisRegisterNumber(tx *Tx, p relais.Preparation) (relais.RegisterEntry, b
 	now := tx.Now()
 	if _, err := tx.Exec(`UPDATE register_entry SET kind = 'preparation', preparation_id = ?, patient_id = ?, inn = ?, dose = ?, unit = ?,
 		status = 'in_progress', issued_at = ?, issued_by = ?, updated_at = ? WHERE id = ? AND kind = 'reserved'`,
-		p.ID, p.PatientID, p.INN, p.Dose, p.Unit, T(now), displayActor(tx.Actor()), T(now), id); err != nil {
+		p.ID, p.PatientID, p.INN, p.Dose, p.Unit, T(now), tx.Actor().DisplayName(), T(now), id); err != nil {
 		return before, true, relais.E(op, err)
 	}
 	after, err := registerEntryByID(tx, id)

@@ -268,7 +268,7 @@ func computePrescription(tx *Tx, t relais.Treatment, v relais.ProtocolVersion, p
 		ID: relais.NewID(), Site: tx.Site(), TreatmentID: t.ID, PatientID: patient.ID, Cycle: req.Cycle,
 		StartDate: req.StartDate, Status: relais.PrescriptionDraft, ProtocolVersionID: v.ID,
 		Regimen:      fmt.Sprintf("%s v%d", t.ProtocolCode, t.VersionNumber),
-		PrescriberID: a.UserID, PrescriberName: displayActor(a), CreatedAt: tx.Now(), UpdatedAt: tx.Now(),
+		PrescriberID: a.UserID, PrescriberName: a.DisplayName(), CreatedAt: tx.Now(), UpdatedAt: tx.Now(),
 	}
 	m, cp, err := usedMeasurements(tx, patient, req.StartDate)
 	if err != nil {
@@ -312,13 +312,6 @@ func computePrescription(tx *Tx, t relais.Treatment, v relais.ProtocolVersion, p
 	return p, nil
 }
 
-func displayActor(a relais.Actor) string {
-	if a.Name != "" {
-		return a.Name
-	}
-	return a.Username
-}
-
 // usedMeasurements takes the latest valid height, weight and creatinine
 // measured on or before the cycle's start (or now, if later), and the age on
 // day 1.
@@ -333,18 +326,7 @@ func usedMeasurements(tx *Tx, patient relais.Patient, start relais.Date) (relais
 	if now := tx.Now(); now.After(cutoff) {
 		cutoff = now
 	}
-	latest := func(kind string) (*relais.Measurement, error) {
-		ms, err := measurementsOf(tx, family, kind)
-		if err != nil {
-			return nil, err
-		}
-		for i := range ms {
-			if ms[i].Voided == nil && !ms[i].MeasuredAt.After(cutoff) {
-				return &ms[i], nil
-			}
-		}
-		return nil, nil
-	}
+	latest := func(kind string) (*relais.Measurement, error) { return latestMeasurement(tx, family, kind, cutoff) }
 	h, err := latest("height_cm")
 	if err != nil {
 		return m, clinical.Patient{}, err
@@ -387,6 +369,26 @@ func usedMeasurements(tx *Tx, patient relais.Patient, start relais.Date) (relais
 	}
 	m.BSA, m.BSAM2 = bsa, bsa.Value
 	return m, cp, nil
+}
+
+// latestMeasurement returns a patient's (and merged records') latest valid
+// measurement of kind measured no later than until (the zero time: any), or
+// nil when there is none — one row read, not the whole series.
+func latestMeasurement(tx *Tx, family []relais.ID, kind string, until time.Time) (*relais.Measurement, error) {
+	q, args := inList("SELECT "+measurementColumns+" FROM measurement WHERE patient_id IN (%s) AND kind = ? AND voided_at IS NULL", family)
+	args = append(args, kind)
+	if !until.IsZero() {
+		q += " AND measured_at <= ?"
+		args = append(args, T(until))
+	}
+	m, err := scanMeasurement(tx.QueryRow(q+" ORDER BY measured_at DESC, id DESC LIMIT 1", args...))
+	if err != nil {
+		if relais.ErrorKind(mapErr(err)) == relais.KindNotFound {
+			return nil, nil
+		}
+		return nil, relais.E("measurement.latest", mapErr(err))
+	}
+	return &m, nil
 }
 
 // evaluate runs the checks on p, carrying over acknowledgements already
@@ -616,15 +618,12 @@ func seenValues(tx *Tx, patientID relais.ID, criteria []relais.Criterion, day in
 		if !ok {
 			continue
 		}
-		ms, err := measurementsOf(tx, family, kind)
+		m, err := latestMeasurement(tx, family, kind, time.Time{})
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range ms {
-			if m.Voided == nil {
-				out[c.Lab] = relais.SeenValue{Kind: m.Kind, Value: m.Value, Unit: m.Unit, MeasuredAt: m.MeasuredAt}
-				break
-			}
+		if m != nil {
+			out[c.Lab] = relais.SeenValue{Kind: m.Kind, Value: m.Value, Unit: m.Unit, MeasuredAt: m.MeasuredAt}
 		}
 	}
 	return out, nil
@@ -641,16 +640,7 @@ func estimatedClearance(tx *Tx, patientID relais.ID, family []relais.ID, unit st
 		return relais.SeenValue{}, false, err
 	}
 	latest := func(kind string) (*relais.Measurement, error) {
-		ms, err := measurementsOf(tx, family, kind)
-		if err != nil {
-			return nil, err
-		}
-		for i := range ms {
-			if ms[i].Voided == nil {
-				return &ms[i], nil
-			}
-		}
-		return nil, nil
+		return latestMeasurement(tx, family, kind, time.Time{})
 	}
 	cr, err := latest("creatinine_umol_l")
 	if err != nil || cr == nil {

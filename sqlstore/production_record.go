@@ -173,13 +173,13 @@ func (db *DB) SetTolerance(ctx context.Context, drugID relais.ID, percent float6
 		if b, err := toleranceByID(tx, drugID); err == nil {
 			before = b
 			_, err = tx.Exec("UPDATE drug_tolerance SET percent = ?, updated_at = ?, updated_by = ? WHERE id = ?",
-				percent, T(tx.Now()), displayActor(tx.Actor()), drugID)
+				percent, T(tx.Now()), tx.Actor().DisplayName(), drugID)
 			if err != nil {
 				return relais.E(op, err)
 			}
 		} else if relais.ErrorKind(err) == relais.KindNotFound {
 			if _, err := tx.Exec("INSERT INTO drug_tolerance ("+toleranceCols+") VALUES (?, ?, ?, ?, ?, ?)",
-				drugID, drugID, drug.INN, percent, T(tx.Now()), displayActor(tx.Actor())); err != nil {
+				drugID, drugID, drug.INN, percent, T(tx.Now()), tx.Actor().DisplayName()); err != nil {
 				return relais.E(op, err)
 			}
 		} else {

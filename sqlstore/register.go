@@ -146,7 +146,7 @@ func issueRegisterNumber(tx *Tx, p relais.Preparation) (relais.RegisterEntry, er
 	}
 	e := relais.RegisterEntry{ID: relais.NewID(), Site: tx.Site(), Year: year, Seq: seq, Number: relais.FormatRegisterNumber(year, seq),
 		Kind: relais.RegisterPreparation, PreparationID: p.ID, PatientID: p.PatientID, INN: p.INN, Dose: p.Dose, Unit: p.Unit,
-		Status: relais.RegisterInProgress, IssuedAt: now, IssuedBy: displayActor(tx.Actor()), UpdatedAt: now}
+		Status: relais.RegisterInProgress, IssuedAt: now, IssuedBy: tx.Actor().DisplayName(), UpdatedAt: now}
 	if err := insertRegisterEntry(tx, &e); err != nil {
 		return e, relais.E(op, err)
 	}
@@ -281,7 +281,7 @@ func (db *DB) ReserveRegisterBlock(ctx context.Context, n int, reason string) ([
 		}
 		for seq := first; seq < first+n; seq++ {
 			e := relais.RegisterEntry{ID: relais.NewID(), Site: tx.Site(), Year: year, Seq: seq, Number: relais.FormatRegisterNumber(year, seq),
-				Kind: relais.RegisterReserved, Status: relais.RegisterOpen, IssuedAt: now, IssuedBy: displayActor(tx.Actor()),
+				Kind: relais.RegisterReserved, Status: relais.RegisterOpen, IssuedAt: now, IssuedBy: tx.Actor().DisplayName(),
 				Reason: reason, UpdatedAt: now}
 			if err := insertRegisterEntry(tx, &e); err != nil {
 				return relais.E(op, err)

@@ -432,7 +432,7 @@ func (db *DB) ResolveConflict(ctx context.Context, id relais.ID, choice, note st
 		} else {
 			c.Status = "kept_main"
 		}
-		c.ResolvedAt, c.ResolvedBy, c.Note = tx.Now(), displayActor(tx.Actor()), c.Note+" — "+note
+		c.ResolvedAt, c.ResolvedBy, c.Note = tx.Now(), tx.Actor().DisplayName(), c.Note+" — "+note
 		if err := applyConflict(tx, c.ID, []byte(mustJSON(c))); err != nil {
 			return err
 		}

@@ -61,7 +61,7 @@ func (db *DB) ReceiveStock(ctx context.Context, in relais.StockReceipt) (relais.
 			id = relais.NewID()
 			if _, err := tx.Exec("INSERT INTO stock_lot ("+stockCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				id, tx.Site(), p.ID, p.Brand, in.Lot, string(in.Expiry), in.Quantity, in.Quantity, strings.TrimSpace(in.Supplier),
-				displayActor(tx.Actor()), T(tx.Now()), T(tx.Now())); err != nil {
+				tx.Actor().DisplayName(), T(tx.Now()), T(tx.Now())); err != nil {
 				return relais.E(op, err)
 			}
 			if out, err = stockLotByID(tx, id); err != nil {

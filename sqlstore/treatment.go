@@ -85,10 +85,7 @@ func (db *DB) Include(ctx context.Context, req relais.IncludeRequest) (relais.Tr
 			ProtocolCode: proto.Code, ProtocolName: proto.Name, VersionNumber: v.Number, Arm: strings.TrimSpace(req.Arm),
 			Intent: req.Intent, StartDate: req.StartDate, PlannedCycles: v.Content.Cycles.Count,
 			CycleLengthDays: v.Content.Cycles.LengthDays, Status: relais.TreatmentPlanned,
-			CreatedAt: tx.Now(), CreatedBy: a.Name, UpdatedAt: tx.Now(),
-		}
-		if t.CreatedBy == "" {
-			t.CreatedBy = a.Username
+			CreatedAt: tx.Now(), CreatedBy: a.DisplayName(), UpdatedAt: tx.Now(),
 		}
 		_, err = tx.Exec(`INSERT INTO treatment (`+treatmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.ID, t.Site, t.PatientID, t.ProtocolID, t.ProtocolVersionID, t.ProtocolCode, t.ProtocolName, t.VersionNumber,
