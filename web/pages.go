@@ -36,16 +36,31 @@ var i18nFS embed.FS
 // Languages, French first.
 var Languages = []string{"fr", "en"}
 
+// catalogs reads i18n/<lang>.json and any i18n/<lang>.<part>.json beside it
+// (a capability's own texts); a key defined twice is a mistake and panics.
 var catalogs = sync.OnceValue(func() map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, lang := range Languages {
-		b, err := i18nFS.ReadFile("i18n/" + lang + ".json")
-		if err != nil {
-			panic(err)
+		files, _ := fs.Glob(i18nFS, "i18n/"+lang+".*json")
+		if len(files) == 0 {
+			panic("web: no i18n/" + lang + ".json")
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			panic(fmt.Sprintf("web: i18n/%s.json: %v", lang, err))
+		for _, f := range files {
+			b, err := i18nFS.ReadFile(f)
+			if err != nil {
+				panic(err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				panic(fmt.Sprintf("web: %s: %v", f, err))
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					panic(fmt.Sprintf("web: %s: key %q is already defined in another %s file", f, k, lang))
+				}
+				m[k] = v
+			}
 		}
 		out[lang] = m
 	}
