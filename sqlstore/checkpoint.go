@@ -39,7 +39,7 @@ func (db *DB) Checkpoint(ctx context.Context, priv ed25519.PrivateKey) (journal.
 	// Write serializes with the writers (and locks the head on PostgreSQL),
 	// so the head cannot move while it is checked and signed.
 	err := db.Write(ctx, op, func(tx *Tx) error {
-		if !tx.headOK {
+		if !tx.head.loaded {
 			if err := tx.lockHead(); err != nil {
 				return err
 			}
@@ -57,19 +57,19 @@ func (db *DB) Checkpoint(ctx context.Context, priv ed25519.PrivateKey) (journal.
 		if err != nil {
 			return err
 		}
-		if last.Seq == tx.headSeq {
-			if last.Seq > 0 && last.Hash != tx.headHash {
+		if last.Seq == tx.head.seq {
+			if last.Seq > 0 && last.Hash != tx.head.hash {
 				return relais.E(op, relais.KindIntegrity, fmt.Sprintf(
 					"refusing to sign: the journal head (entry %d, hash %s) does not match the checkpoint of that entry (hash %s); run relais audit verify",
-					tx.headSeq, tx.headHash, last.Hash))
+					tx.head.seq, tx.head.hash, last.Hash))
 			}
 			out = last
 			return nil
 		}
-		if err := verifySince(tx, db.Site, last, tx.headSeq, tx.headHash); err != nil {
+		if err := verifySince(tx, db.Site, last, tx.head.seq, tx.head.hash); err != nil {
 			return relais.E(op, relais.KindIntegrity, "refusing to sign: "+err.Error()+"; run relais audit verify")
 		}
-		cp, err := journal.Sign(priv, db.Site, tx.headSeq, tx.headHash, tx.Now())
+		cp, err := journal.Sign(priv, db.Site, tx.head.seq, tx.head.hash, tx.Now())
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,10 @@ type DB struct {
 	// replication, cache invalidation); set them before serving.
 	hooksMu     sync.RWMutex
 	afterCommit []func(entries []journal.Entry)
+
+	group groupWriter // SQLite's writer goroutine (groupcommit.go)
+	// prepared statements of the write and read pools (SQLite)
+	wstmts, rstmts stmtCache
 }
 
 // Options tune Open.
@@ -170,6 +174,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.stopGroups()
+	db.wstmts.close()
+	db.rstmts.close()
 	var err error
 	if db.r != nil && db.r != db.w {
 		err = db.r.Close()

@@ -68,7 +68,7 @@ func receiveOne(tx *Tx, in *adt.Inbound, apply adt.ApplyFunc) (adt.Outcome, erro
 		return out, err
 	}
 	if found {
-		if _, err := tx.execC(qDuplicateHL7, dup.ID); err != nil {
+		if _, err := tx.Exec(qDuplicateHL7, dup.ID); err != nil {
 			return out, relais.E("hl7.receive", err)
 		}
 		return adt.Outcome{LogID: dup.ID, Status: dup.Status, Code: dup.AckCode, Errors: dup.Errors, Note: dup.Note,
@@ -123,15 +123,10 @@ type savepoint struct {
 	nEntries int
 }
 
-// savepointExec runs a savepoint statement: prepared once on SQLite;
-// PostgreSQL does not prepare transaction control.
+// savepointExec runs a savepoint statement (prepared once on SQLite, like
+// every statement: see stmtCache).
 func (tx *Tx) savepointExec(q string) error {
-	var err error
-	if tx.Engine() == SQLite {
-		_, err = tx.execC(q)
-	} else {
-		_, err = tx.Exec(q)
-	}
+	_, err := tx.Exec(q)
 	return err
 }
 
@@ -139,7 +134,7 @@ func (tx *Tx) savepoint() (*savepoint, error) {
 	if err := tx.savepointExec("SAVEPOINT hl7_apply"); err != nil {
 		return nil, relais.E("hl7.savepoint", err)
 	}
-	return &savepoint{tx: tx, seq: tx.headSeq, hash: tx.headHash, headOK: tx.headOK, nEntries: len(tx.entries)}, nil
+	return &savepoint{tx: tx, seq: tx.head.seq, hash: tx.head.hash, headOK: tx.head.loaded, nEntries: len(tx.entries)}, nil
 }
 
 func (sp *savepoint) rollback() error {
@@ -147,7 +142,7 @@ func (sp *savepoint) rollback() error {
 	if err := tx.savepointExec("ROLLBACK TO SAVEPOINT hl7_apply"); err != nil {
 		return relais.E("hl7.savepoint", err)
 	}
-	tx.headSeq, tx.headHash, tx.headOK = sp.seq, sp.hash, sp.headOK
+	tx.head.seq, tx.head.hash, tx.head.loaded = sp.seq, sp.hash, sp.headOK
 	tx.entries = tx.entries[:sp.nEntries]
 	return sp.release()
 }
@@ -176,7 +171,7 @@ func insertHL7(tx *Tx, in *adt.Inbound, out adt.Outcome) (adt.Outcome, error) {
 		return out, err
 	}
 	h := in.Header
-	_, err = tx.execC(qInsertHL7,
+	_, err = tx.Exec(qInsertHL7,
 		out.LogID, T(in.ReceivedAt), in.Peer, h.SendingApp, h.SendingFacility, h.ControlID, h.Event(), h.Charset, in.Raw,
 		out.Status, out.Code, string(errs), out.Note, string(out.PatientID), in.Summary, hl7Search(in, out))
 	if err != nil {
@@ -233,7 +228,7 @@ func scanHL7(sc interface{ Scan(...any) error }, extra ...any) (adt.LogEntry, er
 // findHL7 finds a stored, not rejected message from the same sender with
 // the same control id.
 func findHL7(tx *Tx, h hl7.Header) (adt.LogEntry, bool, error) {
-	e, err := scanHL7(tx.queryRowC(qFindHL7,
+	e, err := scanHL7(tx.QueryRow(qFindHL7,
 		h.SendingApp, h.SendingFacility, h.ControlID))
 	if err != nil {
 		if relais.ErrorKind(mapErr(err)) == relais.KindNotFound {

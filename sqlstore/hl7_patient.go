@@ -68,7 +68,7 @@ var _ adt.Register = (*txRegister)(nil)
 func (r *txRegister) PatientByIPP(ipp string) (relais.Patient, bool, error) {
 	tx := r.tx
 	var id relais.ID
-	err := tx.queryRowC(qPatientByIPP,
+	err := tx.QueryRow(qPatientByIPP,
 		tx.Site(), ipp, tx.Site(), ipp).Scan(&id)
 	if err != nil {
 		if relais.ErrorKind(mapErr(err)) == relais.KindNotFound {
@@ -106,7 +106,7 @@ func (r *txRegister) CreatePatient(in relais.PatientInput) (relais.Patient, erro
 	delete(r.freeIPP, in.IPP)
 	id := relais.NewID()
 	names, _ := json.Marshal(in.FirstNames)
-	if _, err := tx.execC(qInsertPatient,
+	if _, err := tx.Exec(qInsertPatient,
 		id, tx.Site(), in.IPP, in.INS.Matricule, in.INS.OID, in.INS.Status, in.BirthName, in.UsedName,
 		string(names), string(in.BirthDate), in.Sex, in.BirthplaceCode, sortName(in), nullString(in.ReferringSite),
 		relais.PatientActive, T(tx.Now()), T(tx.Now())); err != nil {
@@ -165,12 +165,12 @@ func (r *txRegister) UpdatePatient(id relais.ID, u relais.PatientUpdate) (relais
 		in.BirthplaceCode == before.BirthplaceCode && in.ReferringSite == before.ReferringSite {
 		return before, nil // nothing changes: nothing to journal
 	}
-	if _, err := tx.execC(qUpdatePatient,
+	if _, err := tx.Exec(qUpdatePatient,
 		in.INS.Matricule, in.INS.OID, in.INS.Status, in.BirthName, in.UsedName, string(names), string(in.BirthDate),
 		in.Sex, in.BirthplaceCode, sortName(in), nullString(in.ReferringSite), T(tx.Now()), id); err != nil {
 		return before, relais.E(op, err)
 	}
-	if _, err := tx.execC(qDeleteTokens, id); err != nil {
+	if _, err := tx.Exec(qDeleteTokens, id); err != nil {
 		return before, relais.E(op, err)
 	}
 	if err := insertSearchTokens(tx, id, in); err != nil {
@@ -272,7 +272,7 @@ func (r *txRegister) MergePatients(survivorID, duplicateID relais.ID, reason str
 func patientRow(tx *Tx, id relais.ID, lists relais.Patient) (relais.Patient, error) {
 	var p relais.Patient
 	var firstNames string
-	err := tx.queryRowC(qPatientRow, id).Scan(
+	err := tx.QueryRow(qPatientRow, id).Scan(
 		&p.ID, &p.Site, &p.IPP, &p.INS.Matricule, &p.INS.OID, &p.INS.Status, &p.BirthName, &p.UsedName, &firstNames,
 		scanDate(&p.BirthDate), &p.Sex, &p.BirthplaceCode, &p.ReferringSite, &p.Status, &p.MergedInto, ScanTime(&p.MergedAt),
 		&p.MergeReason, ScanTime(&p.CreatedAt), ScanTime(&p.UpdatedAt))
@@ -298,7 +298,7 @@ func insertSearchTokens(tx *Tx, id relais.ID, in relais.PatientInput) error {
 	for _, t := range tokens {
 		args = append(args, t, id)
 	}
-	if _, err := tx.execC(tokenInsertQuery(len(tokens)), args...); err != nil {
+	if _, err := tx.Exec(tokenInsertQuery(len(tokens)), args...); err != nil {
 		return relais.E("patient.index", err)
 	}
 	return nil

@@ -297,8 +297,8 @@ func replayEntry(tx *Tx, e *journal.Entry) (string, Conflict, error) {
 	reason := ""
 	if bytes.Equal(cur, before) {
 		// Apply in a savepoint, journaling in the original actor's name.
-		seq, hash, n := tx.headSeq, tx.headHash, len(tx.entries)
-		headOK := tx.headOK
+		seq, hash, n := tx.head.seq, tx.head.hash, len(tx.entries)
+		headOK := tx.head.loaded
 		if _, err := tx.Exec("SAVEPOINT replay"); err != nil {
 			return "", none, err
 		}
@@ -317,13 +317,13 @@ func replayEntry(tx *Tx, e *journal.Entry) (string, Conflict, error) {
 			if _, err := tx.Exec("RELEASE SAVEPOINT replay"); err != nil {
 				return "", none, err
 			}
-			return "replayed", none, markReplayed(tx, e, "replayed", tx.headSeq)
+			return "replayed", none, markReplayed(tx, e, "replayed", tx.head.seq)
 		}
 		if _, rerr := tx.Exec("ROLLBACK TO SAVEPOINT replay"); rerr != nil {
 			return "", none, rerr
 		}
 		tx.Exec("RELEASE SAVEPOINT replay")
-		tx.headSeq, tx.headHash, tx.entries, tx.headOK = seq, hash, tx.entries[:n], headOK
+		tx.head.seq, tx.head.hash, tx.entries, tx.head.loaded = seq, hash, tx.entries[:n], headOK
 		reason = "it cannot be applied here: " + err.Error()
 	} else {
 		reason = "the site changed it too"
@@ -341,7 +341,7 @@ func replayEntry(tx *Tx, e *journal.Entry) (string, Conflict, error) {
 	if err := tx.Journal("reintegrate.queue", "reintegration_conflict", c.ID, nil, got); err != nil {
 		return "", none, err
 	}
-	return "queued", got, markReplayed(tx, e, "queued", tx.headSeq)
+	return "queued", got, markReplayed(tx, e, "queued", tx.head.seq)
 }
 
 // currentImage is the entity's canonical JSON here, null when it does not
@@ -457,7 +457,7 @@ func canonicalOrNull(b json.RawMessage) json.RawMessage {
 // the crisis entry's after-image): encoding them again three times, as the
 // general path does, is most of a large reintegration's time.
 func (tx *Tx) journalReplay(e *journal.Entry, before, after json.RawMessage) error {
-	if !tx.headOK {
+	if !tx.head.loaded {
 		if err := tx.lockHead(); err != nil {
 			return err
 		}
@@ -466,7 +466,7 @@ func (tx *Tx) journalReplay(e *journal.Entry, before, after json.RawMessage) err
 		ID: string(relais.NewID()), Time: tx.now.UTC().Truncate(time.Microsecond), Site: tx.db.ChainSite(),
 		UserID: e.UserID, Username: e.Username, Role: e.Role,
 		Action: "reintegrate:" + e.Action, Entity: e.Entity, EntityID: e.EntityID, Before: before, After: after,
-		Seq: tx.headSeq + 1, Prev: tx.headHash,
+		Seq: tx.head.seq + 1, Prev: tx.head.hash,
 	}
 	var err error
 	if n.Hash, err = n.ComputeHash(); err != nil {
@@ -475,7 +475,7 @@ func (tx *Tx) journalReplay(e *journal.Entry, before, after json.RawMessage) err
 	if err := tx.insertEntry(&n); err != nil {
 		return err
 	}
-	tx.headSeq, tx.headHash = n.Seq, n.Hash
+	tx.head.seq, tx.head.hash = n.Seq, n.Hash
 	tx.entries = append(tx.entries, n)
 	return nil
 }

@@ -24,10 +24,11 @@ type Tx struct {
 	now     time.Time
 	write   bool
 	entries []journal.Entry
-	// head of the local chain, loaded lazily under the lock
-	headSeq  int64
-	headHash string
-	headOK   bool
+	// head of the local chain, loaded lazily under the lock; on SQLite it
+	// is shared by the transactions of a commit group (groupcommit.go)
+	head *txHead
+	// stmts, when set, caches this transaction's prepared statements
+	stmts *stmtCache
 }
 
 // Ctx is the transaction's context.
@@ -47,19 +48,44 @@ func (tx *Tx) Engine() Engine { return tx.db.Engine }
 
 // Exec runs a statement written with ? placeholders.
 func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
-	res, err := tx.tx.ExecContext(tx.ctx, tx.db.rebind(query), args...)
+	q := tx.db.rebind(query)
+	if st := tx.prepared(q); st != nil {
+		res, err := st.ExecContext(tx.ctx, args...)
+		return res, mapErr(err)
+	}
+	res, err := tx.tx.ExecContext(tx.ctx, q, args...)
 	return res, mapErr(err)
 }
 
 // Query runs a query written with ? placeholders.
 func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, tx.db.rebind(query), args...)
+	q := tx.db.rebind(query)
+	if st := tx.prepared(q); st != nil {
+		rows, err := st.QueryContext(tx.ctx, args...)
+		return rows, mapErr(err)
+	}
+	rows, err := tx.tx.QueryContext(tx.ctx, q, args...)
 	return rows, mapErr(err)
 }
 
 // QueryRow runs a query returning at most one row.
 func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(tx.ctx, tx.db.rebind(query), args...)
+	q := tx.db.rebind(query)
+	if st := tx.prepared(q); st != nil {
+		return st.QueryRowContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryRowContext(tx.ctx, q, args...)
+}
+
+// prepared returns q's cached statement bound to this transaction, or nil.
+func (tx *Tx) prepared(q string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	if st := tx.stmts.get(q); st != nil {
+		return tx.tx.StmtContext(tx.ctx, st)
+	}
+	return nil
 }
 
 // Journal appends an entry recording that entity/id went from before to after
@@ -69,7 +95,10 @@ func (tx *Tx) Journal(action, entity string, id relais.ID, before, after any) er
 	if !tx.write {
 		return fmt.Errorf("sqlstore: journal entry %s in a read-only transaction", action)
 	}
-	if !tx.headOK {
+	if tx.head == nil {
+		tx.head = &txHead{}
+	}
+	if !tx.head.loaded {
 		if err := tx.lockHead(); err != nil {
 			return err
 		}
@@ -88,13 +117,13 @@ func (tx *Tx) Journal(action, entity string, id relais.ID, before, after any) er
 		UserID: string(tx.actor.UserID), Username: tx.actor.Username, Role: string(tx.actor.Role),
 		Action: action, Entity: entity, EntityID: string(id), Before: b, After: a,
 	}
-	if err := e.Seal(tx.headSeq, tx.headHash); err != nil {
+	if err := e.Seal(tx.head.seq, tx.head.hash); err != nil {
 		return err
 	}
 	if err := tx.insertEntry(&e); err != nil {
 		return err
 	}
-	tx.headSeq, tx.headHash = e.Seq, e.Hash
+	tx.head.seq, tx.head.hash = e.Seq, e.Hash
 	tx.entries = append(tx.entries, e)
 	return nil
 }
@@ -131,10 +160,10 @@ func (tx *Tx) lockHead() error {
 	if tx.db.Engine == Postgres {
 		q += " FOR UPDATE"
 	}
-	if err := tx.QueryRow(q, tx.db.ChainSite()).Scan(&tx.headSeq, &tx.headHash); err != nil {
+	if err := tx.QueryRow(q, tx.db.ChainSite()).Scan(&tx.head.seq, &tx.head.hash); err != nil {
 		return relais.E(tx.op, "the journal head of this site is missing", mapErr(err))
 	}
-	tx.headOK = true
+	tx.head.loaded = true
 	return nil
 }
 
@@ -142,15 +171,17 @@ func (tx *Tx) saveHead() error {
 	if len(tx.entries) == 0 {
 		return nil
 	}
-	_, err := tx.Exec("UPDATE journal_head SET seq = ?, hash = ? WHERE site = ?", tx.headSeq, tx.headHash, tx.db.ChainSite())
+	_, err := tx.Exec("UPDATE journal_head SET seq = ?, hash = ? WHERE site = ?", tx.head.seq, tx.head.hash, tx.db.ChainSite())
 	return err
 }
 
 // Write runs fn in a writing transaction as the actor found in ctx, and
-// commits when fn returns nil. On PostgreSQL the journal head is locked first,
-// so writers never deadlock on it; on SQLite writes queue on one connection.
-// A transaction that fails because the database was busy is retried here and
-// nowhere else.
+// commits when fn returns nil. On SQLite writes queue for the one writer and
+// commit in groups (groupcommit.go): fn runs inside a savepoint of a shared
+// transaction, so it must not keep state between calls or call Write itself.
+// On PostgreSQL the journal head is locked first, so writers never deadlock
+// on it. A transaction that fails because the database was busy is retried
+// here and nowhere else.
 func (db *DB) Write(ctx context.Context, op string, fn func(tx *Tx) error) error {
 	actor, ok := relais.ActorFrom(ctx)
 	if !ok {
@@ -158,15 +189,21 @@ func (db *DB) Write(ctx context.Context, op string, fn func(tx *Tx) error) error
 	}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		var entries []journal.Entry
-		entries, err = db.write(ctx, op, actor, fn)
-		if err == nil {
-			db.hooksMu.RLock()
-			hooks := db.afterCommit
-			db.hooksMu.RUnlock()
-			for _, h := range hooks {
-				h(entries)
+		if db.Engine == SQLite {
+			_, err = db.submit(ctx, func(sqltx *sql.Tx, head *txHead) ([]journal.Entry, error) {
+				tx := &Tx{db: db, tx: sqltx, ctx: ctx, op: op, actor: actor, now: relais.Now(), write: true, head: head, stmts: &db.wstmts}
+				if err := fn(tx); err != nil {
+					return nil, err
+				}
+				return tx.entries, nil
+			})
+		} else {
+			var entries []journal.Entry
+			if entries, err = db.write(ctx, op, actor, fn); err == nil {
+				db.runHooks(entries)
 			}
+		}
+		if err == nil {
 			return nil
 		}
 		if !isBusy(err) {
@@ -177,19 +214,38 @@ func (db *DB) Write(ctx context.Context, op string, fn func(tx *Tx) error) error
 	return relais.E(op, relais.KindUnavailable, "the database stayed busy; try again", err)
 }
 
+// writeRaw runs fn in a writing transaction that appends no journal entry
+// (the access log, which is its own record): grouped on SQLite like Write.
+func (db *DB) writeRaw(ctx context.Context, fn func(sqltx *sql.Tx) error) error {
+	if db.Engine == SQLite {
+		_, err := db.submit(ctx, func(sqltx *sql.Tx, _ *txHead) ([]journal.Entry, error) {
+			return nil, fn(sqltx)
+		})
+		return err
+	}
+	sqltx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(sqltx); err != nil {
+		sqltx.Rollback()
+		return err
+	}
+	return mapErr(sqltx.Commit())
+}
+
+// write is one PostgreSQL writing transaction.
 func (db *DB) write(ctx context.Context, op string, actor relais.Actor, fn func(tx *Tx) error) ([]journal.Entry, error) {
 	sqltx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, relais.E(op, relais.KindUnavailable, err)
 	}
-	tx := &Tx{db: db, tx: sqltx, ctx: ctx, op: op, actor: actor, now: relais.Now(), write: true}
-	if db.Engine == Postgres {
-		if err := tx.lockHead(); err != nil {
-			sqltx.Rollback()
-			return nil, err
-		}
+	tx := &Tx{db: db, tx: sqltx, ctx: ctx, op: op, actor: actor, now: relais.Now(), write: true, head: &txHead{}}
+	if err := tx.lockHead(); err != nil {
+		sqltx.Rollback()
+		return nil, err
 	}
-	if err := fn(tx); err != nil {
+	if err := callSafely(func() error { return fn(tx) }); err != nil {
 		sqltx.Rollback()
 		return nil, err
 	}
@@ -209,10 +265,17 @@ func (db *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return relais.E(relais.KindUnavailable, err)
 	}
-	defer sqltx.Rollback()
 	actor, _ := relais.ActorFrom(ctx)
-	tx := &Tx{db: db, tx: sqltx, ctx: ctx, actor: actor, now: relais.Now()}
-	return fn(tx)
+	tx := &Tx{db: db, tx: sqltx, ctx: ctx, actor: actor, now: relais.Now(), head: &txHead{}}
+	if db.Engine == SQLite {
+		tx.stmts = &db.rstmts
+	}
+	err = fn(tx)
+	sqltx.Rollback()
+	if tx.stmts != nil && tx.stmts.pending() {
+		tx.stmts.fill(db.r)
+	}
+	return err
 }
 
 // T wraps a time for a query argument: UTC text with microseconds, which
