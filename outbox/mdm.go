@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,8 +15,12 @@ import (
 // (CI-SIS, « Transmission de documents en HL7 v2.5 »): the patient in PID
 // (IPP, and the INS of a qualified identity, with PID-32), a TXA naming the
 // document (type, unique id, author, status), and one OBX of type ED whose
-// OBX-5 carries the PDF in Base64 (^application^pdf^Base64^…).
-func MDM(doc Document, site string, dest Destination, sendingApp string, now time.Time) ([]byte, error) {
+// OBX-5 carries the file in Base64: a CDA document as the ANS
+// specification « Transmission de documents CDA en HL7 v2 » writes it
+// (^TEXT^XML^Base64^…), a bare PDF as ^application^pdf^Base64^… (that
+// specification carries CDA only; the PDF case is Relais's, see
+// docs/integration/documents.md).
+func MDM(doc Document, f File, site string, dest Destination, sendingApp string, now time.Time) ([]byte, error) {
 	if sendingApp == "" {
 		sendingApp = "RELAIS"
 	}
@@ -28,7 +33,7 @@ func MDM(doc Document, site string, dest Destination, sendingApp string, now tim
 	ts := now.In(relais.DisplayZone).Format(hl7.TimeFormat)
 	msh.Set(7, ts)
 	msh.SetComps(9, "MDM", "T02", "MDM_T02")
-	msh.Set(10, ControlID(doc.ID))
+	msh.Set(10, ControlID(f.ID))
 	msh.Set(11, "P")
 	msh.Set(12, "2.5")
 	msh.Set(17, "FRA")
@@ -45,14 +50,21 @@ func MDM(doc Document, site string, dest Destination, sendingApp string, now tim
 	created := doc.CreatedAt.In(relais.DisplayZone).Format(hl7.TimeFormat)
 	txa.Set(4, created)
 	txa.Set(6, created)
-	txa.SetComps(9, "", doc.Author)
-	txa.SetComps(12, string(doc.ID), sendingApp)
+	txa.SetComps(9, "", doc.Author.Name)
+	txa.SetComps(12, string(f.ID), sendingApp)
 	txa.Set(17, "AU")
 	obx := m.Add("OBX")
 	obx.Set(1, "1")
 	obx.Set(2, "ED")
 	obx.SetComps(3, doc.TypeCode, doc.TypeName, "LN")
-	obx.SetComps(5, "", "application", "pdf", "Base64", base64.StdEncoding.EncodeToString(doc.PDF))
+	switch f.Format {
+	case FormatCDA:
+		obx.SetComps(5, "", "TEXT", "XML", "Base64", base64.StdEncoding.EncodeToString(f.Data))
+	case FormatPDF:
+		obx.SetComps(5, "", "application", "pdf", "Base64", base64.StdEncoding.EncodeToString(f.Data))
+	default:
+		return nil, fmt.Errorf("outbox: unknown file format %q", f.Format)
+	}
 	obx.Set(11, "F")
 	obx.Set(14, created)
 	return m.Encode()

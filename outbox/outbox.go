@@ -1,10 +1,12 @@
 // Package outbox sends Relais's documents to the hospitals' systems: when a
 // cycle is signed the treatment plan, when a preparation is administered the
-// administration report, as PDF in HL7 v2.5 MDM^T02 messages over MLLP to
-// the EHR (which files them in the patient's record), and by e-mail to an
-// MSSanté mailbox with an IHE XDM zip attached (seed 003: « flux … HL7 avec
-// transports MSSanté … afin d'éviter des coûts et étapes spécialisées
-// propres aux mises en œuvre de VPN »).
+// administration report (pdfdoc's documents), as PDF or as CDA R2 (package
+// cda: CI-SIS header, the PDF as non-structured body) or both, per
+// destination, in HL7 v2.5 MDM^T02 messages over MLLP to the EHR (which
+// files them in the patient's record), and by e-mail to an MSSanté mailbox
+// with an IHE XDM zip attached (seed 003: « flux … HL7 avec transports
+// MSSanté … afin d'éviter des coûts et étapes spécialisées propres aux
+// mises en œuvre de VPN »).
 //
 // Nothing is lost while a destination is down: documents are queued in the
 // database from the journal (a cursor says how far it was read, so a stop
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/cda"
 )
 
 // Statuses of a queued message.
@@ -97,6 +100,9 @@ type Destination struct {
 	Name      string   `json:"name"`
 	Transport string   `json:"transport"`           // mllp or smtp
 	Documents []string `json:"documents,omitempty"` // kinds sent there; empty: all
+	// DocumentFormat is pdf (the default), cda (a CDA R2 document with the
+	// PDF as its body) or both (two messages: the PDF, then the CDA).
+	DocumentFormat string `json:"document_format,omitempty"`
 	// MLLP: the EHR's listener.
 	Addr              string `json:"addr,omitempty"`
 	TLS               bool   `json:"tls,omitempty"`
@@ -114,6 +120,22 @@ type Destination struct {
 	// CAFile trusts the operator's certificate authority (the IGC Santé
 	// for MSSanté) besides the system's.
 	CAFile string `json:"ca_file,omitempty"`
+}
+
+// Formats lists the files sent there for each document, in order.
+func (d Destination) Formats() []string {
+	switch d.DocumentFormat {
+	case FormatCDA:
+		return []string{FormatCDA}
+	case FormatBoth:
+		return []string{FormatPDF, FormatCDA}
+	}
+	return []string{FormatPDF}
+}
+
+// WantsCDA reports whether the destination takes CDA documents.
+func (d Destination) WantsCDA() bool {
+	return d.DocumentFormat == FormatCDA || d.DocumentFormat == FormatBoth
 }
 
 // Wants reports whether the destination takes documents of kind.
@@ -134,6 +156,37 @@ type Config struct {
 	// Sender names Relais in MSH-3/4 and in mails.
 	SendingApp   string        `json:"sending_app,omitempty"`
 	Destinations []Destination `json:"destinations"`
+	// CDA sets the site's codes in the CDA header (when a destination
+	// takes CDA); the defaults suit a public hospital.
+	CDA CDAOptions `json:"cda,omitzero"`
+}
+
+// WantsCDA reports whether a destination takes CDA documents.
+func (c Config) WantsCDA() bool {
+	for _, d := range c.Destinations {
+		if d.WantsCDA() {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckCDA checks what CDA documents need besides the configuration: the
+// site's OID and the OID of the IPP domain (relais serve --site-oid and
+// --ipp-oid), named by their flags.
+func (c Config) CheckCDA(siteOID, ippOID string) error {
+	const op = "outbox.config"
+	if !c.WantsCDA() {
+		return nil
+	}
+	var errs []error
+	if !cda.ValidOID(siteOID) {
+		errs = append(errs, relais.Invalid(op, "site-oid", "a destination takes CDA documents: give this site's OID (the documents' custodian), e.g. --site-oid 1.2.250.1.71.4.2.2.330781196; got %q", siteOID))
+	}
+	if !cda.ValidOID(ippOID) {
+		errs = append(errs, relais.Invalid(op, "ipp-oid", "a destination takes CDA documents: give the OID of the hospital's IPP domain (patientRole/id); got %q", ippOID))
+	}
+	return relais.Errors(op, errs)
 }
 
 // LoadConfig reads and checks a configuration file.
@@ -170,6 +223,11 @@ func (c Config) Check() error {
 				errs = append(errs, relais.Invalid(op, f+".documents", "%q is not a document Relais sends: %s or %s", k, KindTreatmentPlan, KindAdministrationReport))
 			}
 		}
+		switch d.DocumentFormat {
+		case "", FormatPDF, FormatCDA, FormatBoth:
+		default:
+			errs = append(errs, relais.Invalid(op, f+".document_format", "document_format is pdf, cda or both, not %q", d.DocumentFormat))
+		}
 		switch d.Transport {
 		case TransportMLLP:
 			if d.Addr == "" {
@@ -187,6 +245,14 @@ func (c Config) Check() error {
 			}
 		default:
 			errs = append(errs, relais.Invalid(op, f+".transport", "transport is mllp or smtp, not %q", d.Transport))
+		}
+	}
+	for name, code := range map[string]CodeConfig{"cda.facility_type": c.CDA.FacilityType, "cda.practice_setting": c.CDA.PracticeSetting} {
+		if code == (CodeConfig{}) {
+			continue
+		}
+		if code.Code == "" || code.Display == "" || !cda.ValidOID(code.System) {
+			errs = append(errs, relais.Invalid(op, name, "give code, system (the value set's code system OID) and display, or leave it out for the default"))
 		}
 	}
 	return relais.Errors(op, errs)

@@ -19,6 +19,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,12 +30,13 @@ import (
 
 // smtpPeer runs smtp-server (npm, the SMTP server of Nodemailer's authors)
 // on loopback with a certificate made here, STARTTLS offered (or hidden),
-// and PLAIN authentication after TLS. It writes the message it receives to
-// a file and prints the envelope.
+// and PLAIN authentication after TLS. It writes each message it receives to
+// a file (out.1, out.2, …) and prints its envelope.
 const smtpPeer = `
 const { SMTPServer } = require('smtp-server');
 const fs = require('fs');
 const [port, key, cert, out, hide] = process.argv.slice(2);
+let n = 0;
 const server = new SMTPServer({
   key: fs.readFileSync(key), cert: fs.readFileSync(cert), hideSTARTTLS: hide === 'hide',
   authMethods: ['PLAIN'], allowInsecureAuth: false, logger: false,
@@ -46,7 +48,7 @@ const server = new SMTPServer({
     const chunks = [];
     stream.on('data', (c) => chunks.push(c));
     stream.on('end', () => {
-      fs.writeFileSync(out, Buffer.concat(chunks));
+      fs.writeFileSync(out + '.' + (++n), Buffer.concat(chunks));
       console.log(JSON.stringify({ tls: !!session.secure, user: session.user || '', from: session.envelope.mailFrom.address,
         to: session.envelope.rcptTo.map((r) => r.address) }));
       cb();
@@ -59,6 +61,7 @@ server.listen(Number(port), '127.0.0.1', () => console.log('listening'));
 type smtpRig struct {
 	addr  string
 	out   string
+	count int // mails read so far
 	lines *bufio.Scanner
 	roots *x509.CertPool
 }
@@ -113,19 +116,44 @@ func (r *smtpRig) transport() *SMTPTransport {
 }
 
 // The mail goes over STARTTLS with authentication to a real SMTP server,
-// and the IHE_XDM.ZIP read back from what it received holds the document.
+// and the IHE_XDM.ZIP read back from what it received holds the document:
+// the PDF, then the CDA wrapping it.
 func TestSMTPWithSTARTTLSAndXDM(t *testing.T) {
 	r := startSMTP(t, false)
-	p := testPatient(relais.IdentityQualified)
-	doc := TreatmentPlan(p, testPrescription(p), time.Now())
-	d := Destination{Name: "mss", Transport: TransportSMTP, From: "relais@chu-test.mssante.fr", To: []string{"dpi@chg.mssante.fr"}}
-	payload, err := Mail(doc, "chu-test", "1.2.250.1.999.1", "1.2.250.1.999.2", d, time.Now())
+	doc := testPlan(t, relais.IdentityQualified)
+	cdaFile, err := CDA(doc, testSiteOID, testIPPOID, CDAOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.transport().Send(context.Background(), payload); err != nil {
-		t.Fatalf("send: %v", err)
+	d := Destination{Name: "mss", Transport: TransportSMTP, From: "relais@chu-test.mssante.fr", To: []string{"dpi@chg.mssante.fr"}}
+	for _, f := range []File{doc.PDFFile(), cdaFile} {
+		payload, err := Mail(doc, f, "chu-test", testSiteOID, testIPPOID, d, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.transport().Send(context.Background(), payload); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		zipped := r.received(t, d, doc.Title)
+		file, mimeType, _, _ := readXDM(t, zipped)
+		switch f.Format {
+		case FormatPDF:
+			if mimeType != "application/pdf" || !strings.Contains(pdfText(t, file), "30,75 mg") {
+				t.Error("the PDF in the XDM zip is not the treatment plan")
+			}
+		case FormatCDA:
+			if mimeType != "text/xml" {
+				t.Errorf("the CDA is described as %s", mimeType)
+			}
+			checkCDA(t, file, doc, "30,75 mg", "6,15 mg")
+		}
 	}
+}
+
+// received reads the envelope the server printed and the mail it wrote,
+// checks them, and returns the IHE_XDM.ZIP attached.
+func (r *smtpRig) received(t *testing.T, d Destination, title string) []byte {
+	t.Helper()
 	if !r.lines.Scan() {
 		t.Fatal("the server received nothing")
 	}
@@ -139,7 +167,8 @@ func TestSMTPWithSTARTTLSAndXDM(t *testing.T) {
 	if !env.TLS || env.User != "relais" || env.From != d.From || len(env.To) != 1 || env.To[0] != d.To[0] {
 		t.Fatalf("envelope seen by the server: %s", r.lines.Text())
 	}
-	raw, err := os.ReadFile(r.out)
+	r.count++
+	raw, err := os.ReadFile(r.out + "." + strconv.Itoa(r.count))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +177,7 @@ func TestSMTPWithSTARTTLSAndXDM(t *testing.T) {
 		t.Fatalf("the received mail does not parse: %v", err)
 	}
 	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	if subject != doc.Title {
+	if title != "" && subject != title {
 		t.Errorf("subject %q", subject)
 	}
 	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
@@ -173,10 +202,7 @@ func TestSMTPWithSTARTTLSAndXDM(t *testing.T) {
 	if zipped == nil {
 		t.Fatal("no IHE_XDM.ZIP attached")
 	}
-	pdf, _ := readXDM(t, zipped)
-	if !strings.Contains(pdfText(t, pdf), "30.75 mg") {
-		t.Error("the document in the XDM zip is not the treatment plan")
-	}
+	return zipped
 }
 
 func decodeBase64Lines(b []byte) ([]byte, error) {
@@ -192,7 +218,7 @@ func TestSMTPRefusesWithoutSTARTTLS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Fatalf("err = %v, want a refusal naming STARTTLS", err)
 	}
-	if _, err := os.Stat(r.out); err == nil {
+	if _, err := os.Stat(r.out + ".1"); err == nil {
 		t.Error("the server received the message in clear")
 	}
 }

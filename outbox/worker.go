@@ -17,6 +17,8 @@ type Sources interface {
 	Prescription(ctx context.Context, id relais.ID) (relais.Prescription, error)
 	Preparation(ctx context.Context, id relais.ID) (relais.Preparation, error)
 	JournalEntries(ctx context.Context, site string, after int64, limit int) ([]journal.Entry, error)
+	// Pharmacy is the site's pharmacy, named on every document.
+	Pharmacy(ctx context.Context) (relais.Pharmacy, error)
 }
 
 // Triggers: the journal actions after which a document is due.
@@ -131,16 +133,37 @@ func (w *Worker) Queue(ctx context.Context) error {
 func (w *Worker) queueEntry(ctx context.Context, e journal.Entry) error {
 	var docs []Document
 	switch e.Action {
+	case ActionSign, ActionValidateLines, ActionAdminister, ActionNotAdministerd:
+	default:
+		return nil
+	}
+	if !w.wantsAny(e.Action) {
+		return nil
+	}
+	ph, err := w.Sources.Pharmacy(ctx)
+	if err != nil {
+		return fmt.Errorf("the documents name the pharmacy: %w", err)
+	}
+	switch e.Action {
 	case ActionSign, ActionValidateLines:
-		pr, err := w.Sources.Prescription(ctx, relais.ID(e.EntityID))
-		if err != nil {
-			return err
+		// The plan as the entry left it (the journal keeps the whole
+		// prescription): a plan queued late still shows what was signed
+		// or validated then.
+		var pr relais.Prescription
+		if err := json.Unmarshal(e.After, &pr); err != nil || pr.ID != relais.ID(e.EntityID) || len(pr.Lines) == 0 {
+			if pr, err = w.Sources.Prescription(ctx, relais.ID(e.EntityID)); err != nil {
+				return err
+			}
 		}
 		p, err := w.Sources.Patient(ctx, pr.PatientID)
 		if err != nil {
 			return err
 		}
-		docs = append(docs, TreatmentPlan(p, pr, e.Time))
+		doc, err := TreatmentPlan(p, pr, ph, e.Time)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, doc)
 	case ActionAdminister, ActionNotAdministerd:
 		var a relais.Administration
 		if err := json.Unmarshal(e.After, &a); err != nil {
@@ -154,36 +177,72 @@ func (w *Worker) queueEntry(ctx context.Context, e journal.Entry) error {
 		if err != nil {
 			return err
 		}
-		docs = append(docs, AdministrationReport(p, prep, a, e.Time))
-	default:
-		return nil
+		pr, err := w.Sources.Prescription(ctx, prep.PrescriptionID)
+		if err != nil {
+			return err
+		}
+		doc, err := AdministrationReport(p, prep, pr, a, ph, e.Time)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, doc)
 	}
 	for _, doc := range docs {
+		var cdaFile *File
 		for _, d := range w.Config.Destinations {
 			if !d.Wants(doc.Kind) {
 				continue
 			}
-			payload, err := w.payload(doc, d)
-			if err != nil {
-				return err
-			}
-			m := Message{ID: relais.NewID(), CreatedAt: w.now(), Destination: d.Name, Transport: d.Transport, Kind: doc.Kind,
-				DedupeKey: doc.Kind + "/" + e.ID, SubjectID: doc.SubjectID, PatientID: doc.Patient.ID, Payload: payload,
-				Status: StatusPending, NextAttemptAt: w.now()}
-			if _, err := w.Store.Enqueue(ctx, m); err != nil {
-				return err
+			for _, format := range d.Formats() {
+				f := doc.PDFFile()
+				key := doc.Kind + "/" + e.ID
+				if format == FormatCDA {
+					if cdaFile == nil { // one CDA per document, whatever the destinations
+						cf, err := CDA(doc, w.SourceOID, w.IPPAuthority, w.Config.CDA)
+						if err != nil {
+							return err
+						}
+						cdaFile = &cf
+					}
+					f, key = *cdaFile, key+"/cda"
+				}
+				payload, err := w.payload(doc, f, d)
+				if err != nil {
+					return err
+				}
+				m := Message{ID: relais.NewID(), CreatedAt: w.now(), Destination: d.Name, Transport: d.Transport, Kind: doc.Kind,
+					DedupeKey: key, SubjectID: doc.SubjectID, PatientID: doc.Patient.ID, Payload: payload,
+					Status: StatusPending, NextAttemptAt: w.now()}
+				if _, err := w.Store.Enqueue(ctx, m); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
 }
 
-func (w *Worker) payload(doc Document, d Destination) ([]byte, error) {
+// wantsAny reports whether a destination takes the document an action
+// calls for (no document is made for nobody).
+func (w *Worker) wantsAny(action string) bool {
+	kind := KindTreatmentPlan
+	if action == ActionAdminister || action == ActionNotAdministerd {
+		kind = KindAdministrationReport
+	}
+	for _, d := range w.Config.Destinations {
+		if d.Wants(kind) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Worker) payload(doc Document, f File, d Destination) ([]byte, error) {
 	switch d.Transport {
 	case TransportMLLP:
-		return MDM(doc, w.Site, d, w.Config.SendingApp, w.now())
+		return MDM(doc, f, w.Site, d, w.Config.SendingApp, w.now())
 	case TransportSMTP:
-		return Mail(doc, w.Site, w.SourceOID, w.IPPAuthority, d, w.now())
+		return Mail(doc, f, w.Site, w.SourceOID, w.IPPAuthority, d, w.now())
 	}
 	return nil, fmt.Errorf("unknown transport %q", d.Transport)
 }

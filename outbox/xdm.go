@@ -35,10 +35,27 @@ const (
 	xdsSubsetSourceID    = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
 	xdsSubsetPatientID   = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
 	xdsSubsetContentType = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500"
-	// XDMDocumentPath is where the document is in the zip.
+	// XDMDocumentPath is where a PDF is in the zip, XDMCDAPath a CDA.
 	XDMDocumentPath = "IHE_XDM/SUBSET01/DOC0001.PDF"
+	XDMCDAPath      = "IHE_XDM/SUBSET01/DOC0001.XML"
 	XDMMetadataPath = "IHE_XDM/SUBSET01/METADATA.XML"
+	// Format codes (XDSDocumentEntry.formatCode, IHE coding scheme
+	// 1.3.6.1.4.1.19376.1.2.3): a CDA whose body is a PDF is IHE XDS-SD's
+	// « urn:ihe:iti:xds-sd:pdf:2008 »; a bare PDF is described by its mime
+	// type alone (ITI TF-3 §4.2.3.2.12, « mimeTypeSufficient »).
+	FormatCodeScheme         = "1.3.6.1.4.1.19376.1.2.3"
+	FormatCodeXDSSDPDF       = "urn:ihe:iti:xds-sd:pdf:2008"
+	FormatCodeMimeSufficient = "urn:ihe:iti:xds:2017:mimeTypeSufficient"
 )
+
+// xdmFile says where a file goes in the zip and how METADATA.XML describes
+// it.
+func xdmFile(f File) (path, uri, mimeType, formatCode, formatName string) {
+	if f.Format == FormatCDA {
+		return XDMCDAPath, "DOC0001.XML", "text/xml", FormatCodeXDSSDPDF, "Document à corps non structuré en PDF"
+	}
+	return XDMDocumentPath, "DOC0001.PDF", "application/pdf", FormatCodeMimeSufficient, "Format décrit par le type MIME"
+}
 
 // xdsPatientID writes a patient id in the CX form XDS uses: the INS of a
 // qualified identity (NIR/NIA OID, type NH), else the IPP under the site's
@@ -57,8 +74,9 @@ func xmlEscape(s string) string {
 }
 
 // metadata writes METADATA.XML.
-func metadata(doc Document, site, sourceOID, ippAuthority string) string {
-	sum := sha1.Sum(doc.PDF)
+func metadata(doc Document, f File, site, sourceOID, ippAuthority string) string {
+	_, uri, mimeType, formatCode, formatName := xdmFile(f)
+	sum := sha1.Sum(f.Data)
 	ts := doc.CreatedAt.UTC().Format("20060102150405")
 	slot := func(name string, vals ...string) string {
 		var b strings.Builder
@@ -84,17 +102,17 @@ func metadata(doc Document, site, sourceOID, ippAuthority string) string {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	b.WriteString(`<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"><rim:RegistryObjectList>`)
-	fmt.Fprintf(&b, `<rim:ExtrinsicObject id="%s" mimeType="application/pdf" objectType="%s">`, docObj, xdsDocumentEntry)
-	b.WriteString(slot("creationTime", ts) + slot("hash", hex.EncodeToString(sum[:])) + slot("size", fmt.Sprint(len(doc.PDF))) +
-		slot("URI", "DOC0001.PDF") + slot("languageCode", "fr-FR") + slot("sourcePatientId", doc.Patient.IPP+"^^^&"+ippAuthority+"&ISO^PI") +
+	fmt.Fprintf(&b, `<rim:ExtrinsicObject id="%s" mimeType="%s" objectType="%s">`, docObj, mimeType, xdsDocumentEntry)
+	b.WriteString(slot("creationTime", ts) + slot("hash", hex.EncodeToString(sum[:])) + slot("size", fmt.Sprint(len(f.Data))) +
+		slot("URI", uri) + slot("languageCode", "fr-FR") + slot("sourcePatientId", doc.Patient.IPP+"^^^&"+ippAuthority+"&ISO^PI") +
 		slot("sourcePatientInfo", "PID-5|"+doc.Patient.BirthName+"^"+strings.Join(doc.Patient.FirstNames, " ")+"^^^^^L",
 			"PID-7|"+strings.ReplaceAll(string(doc.Patient.BirthDate), "-", ""), "PID-8|"+string(doc.Patient.Sex)))
 	b.WriteString(name(doc.Title))
 	b.WriteString(class(xdsDocClassCode, docObj, "11488-4", "LOINC", "Consultation note"))
 	b.WriteString(class(xdsDocTypeCode, docObj, doc.TypeCode, "LOINC", doc.TypeName))
-	b.WriteString(class(xdsDocFormatCode, docObj, "urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3", "PDF"))
+	b.WriteString(class(xdsDocFormatCode, docObj, formatCode, FormatCodeScheme, formatName))
 	b.WriteString(ext(xdsDocPatientID, docObj, xdsPatientID(doc.Patient, ippAuthority), "XDSDocumentEntry.patientId"))
-	b.WriteString(ext(xdsDocUniqueID, docObj, "2.25."+uuidDecimal(doc.ID), "XDSDocumentEntry.uniqueId"))
+	b.WriteString(ext(xdsDocUniqueID, docObj, OID(f.ID), "XDSDocumentEntry.uniqueId"))
 	b.WriteString(`</rim:ExtrinsicObject>`)
 	fmt.Fprintf(&b, `<rim:RegistryPackage id="%s">`, setObj)
 	b.WriteString(slot("submissionTime", ts) + name("Relais "+site))
@@ -139,8 +157,9 @@ func uuidDecimal(id relais.ID) string {
 	return string(digits)
 }
 
-// XDM builds the IHE_XDM.ZIP of a document.
-func XDM(doc Document, site, sourceOID, ippAuthority string) ([]byte, error) {
+// XDM builds the IHE_XDM.ZIP of a document's file (its PDF or its CDA).
+func XDM(doc Document, f File, site, sourceOID, ippAuthority string) ([]byte, error) {
+	path, uri, _, _, _ := xdmFile(f)
 	var buf bytes.Buffer
 	z := zip.NewWriter(&buf)
 	add := func(name string, data []byte) error {
@@ -152,13 +171,13 @@ func XDM(doc Document, site, sourceOID, ippAuthority string) ([]byte, error) {
 		return err
 	}
 	index := "<html><head><meta charset=\"utf-8\"><title>IHE XDM</title></head><body><p>" + xmlEscape(doc.Title) +
-		` — <a href="IHE_XDM/SUBSET01/DOC0001.PDF">DOC0001.PDF</a></p><p>Relais ` + xmlEscape(site) + "</p></body></html>\n"
-	readme := "Relais " + relais.Version + " (" + site + ")\r\nIHE XDM: IHE_XDM/SUBSET01/METADATA.XML describes DOC0001.PDF.\r\n"
+		` — <a href="` + path + `">` + uri + `</a></p><p>Relais ` + xmlEscape(site) + "</p></body></html>\n"
+	readme := "Relais " + relais.Version + " (" + site + ")\r\nIHE XDM: IHE_XDM/SUBSET01/METADATA.XML describes " + uri + ".\r\n"
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{{"INDEX.HTM", []byte(index)}, {"README.TXT", []byte(readme)},
-		{XDMMetadataPath, []byte(metadata(doc, site, sourceOID, ippAuthority))}, {XDMDocumentPath, doc.PDF}} {
+		{XDMMetadataPath, []byte(metadata(doc, f, site, sourceOID, ippAuthority))}, {path, f.Data}} {
 		if err := add(f.name, f.data); err != nil {
 			return nil, err
 		}
@@ -169,9 +188,10 @@ func XDM(doc Document, site, sourceOID, ippAuthority string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Mail builds the e-mail of a document: a short text and IHE_XDM.ZIP.
-func Mail(doc Document, site, sourceOID, ippAuthority string, d Destination, now time.Time) ([]byte, error) {
-	zipped, err := XDM(doc, site, sourceOID, ippAuthority)
+// Mail builds the e-mail of a document's file: a short text and
+// IHE_XDM.ZIP.
+func Mail(doc Document, f File, site, sourceOID, ippAuthority string, d Destination, now time.Time) ([]byte, error) {
+	zipped, err := XDM(doc, f, site, sourceOID, ippAuthority)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +203,7 @@ func Mail(doc Document, site, sourceOID, ippAuthority string, d Destination, now
 	head.WriteString(hdr("To", strings.Join(d.To, ", ")))
 	head.WriteString(hdr("Subject", mime.QEncoding.Encode("utf-8", doc.Title)))
 	head.WriteString(hdr("Date", now.Format(time.RFC1123Z)))
-	head.WriteString(hdr("Message-ID", "<"+string(doc.ID)+"@"+site+".relais>"))
+	head.WriteString(hdr("Message-ID", "<"+string(f.ID)+"@"+site+".relais>"))
 	head.WriteString(hdr("MIME-Version", "1.0"))
 	head.WriteString(hdr("Content-Type", `multipart/mixed; boundary="`+mw.Boundary()+`"`))
 	head.WriteString("\r\n")

@@ -22,8 +22,8 @@ type outboxFlags struct {
 
 func (f *outboxFlags) flags(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "outbox-config", "", "outbox configuration `FILE`: where to send treatment plans and administration reports (MLLP, MSSanté); off when empty")
-	fs.StringVar(&f.sourceOID, "site-oid", "", "this site's `OID`, the source of the documents it sends (IHE XDM sourceId)")
-	fs.StringVar(&f.ippAuthority, "ipp-oid", "", "`OID` of the hospital's IPP domain, in the patient ids of documents sent")
+	fs.StringVar(&f.sourceOID, "site-oid", "", "this site's `OID`, the source of the documents it sends (IHE XDM sourceId; CDA custodian); required when a destination takes CDA")
+	fs.StringVar(&f.ippAuthority, "ipp-oid", "", "`OID` of the hospital's IPP domain, in the patient ids of documents sent; required when a destination takes CDA")
 }
 
 // startOutbox runs the outbox worker when configured: it queues documents
@@ -36,6 +36,9 @@ func startOutbox(ctx context.Context, f outboxFlags, db *sqlstore.DB, srv *web.S
 	}
 	cfg, err := outbox.LoadConfig(f.config)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckCDA(f.sourceOID, f.ippAuthority); err != nil { // document_format cda or both
 		return nil, err
 	}
 	transports := map[string]outbox.Transport{}
