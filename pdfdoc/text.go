@@ -32,8 +32,12 @@ var substitutions = map[rune]string{
 	'‐': "-", '‑': "-", '‒': "-", '⁄': "/", '∕': "/",
 	'\u202F': "\u00A0", '\u2009': "\u00A0", '\u2007': "\u00A0", '\u2002': " ", '\u2003': " ",
 	'\t': " ",
-	'μ':  "µ", // Greek mu (U+03BC) → micro sign (U+00B5), which cp1252 has
-	'α':  "alpha", 'β': "beta", 'γ': "gamma", 'κ': "kappa",
+	// Signs of the calculation's sentences (clinical/): callers spell them
+	// in the document's language when they can; these keep a document
+	// printable when one is missed (an age band "[36, ∞)").
+	'∞': "inf", '√': "sqrt",
+	'μ': "µ", // Greek mu (U+03BC) → micro sign (U+00B5), which cp1252 has
+	'α': "alpha", 'β': "beta", 'γ': "gamma", 'κ': "kappa",
 	'Ā': "A", 'ā': "a", 'Ă': "A", 'ă': "a", 'Ą': "A", 'ą': "a",
 	'Ć': "C", 'ć': "c", 'Č': "C", 'č': "c", 'Ď': "D", 'ď': "d", 'Đ': "D", 'đ': "d",
 	'Ē': "E", 'ē': "e", 'Ė': "E", 'ė': "e", 'Ę': "E", 'ę': "e", 'Ě': "E", 'ě': "e",

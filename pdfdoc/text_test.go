@@ -22,6 +22,8 @@ func TestEncode(t *testing.T) {
 		{in: "peginterféron α-2b", want: "peginterf\xe9ron alpha-2b"},
 		{in: "Łukasz Wałęsa", want: "Lukasz Walesa"},
 		{in: "Ștefan Țurcanu", want: "Stefan Turcanu"},
+		{in: "âge dans [36, ∞) mois", want: "\xe2ge dans [36, inf) mois"}, // an age band of an intrathecal dose
+		{in: "√(140 cm × 32 kg / 3600)", want: "sqrt(140 cm \xd7 32 kg / 3600)"},
 		{in: "1\u202F000 mg", want: "1\xa0000 mg"},
 		{in: "ligne 1\nligne 2", want: "ligne 1\nligne 2", multiline: true},
 		{in: "ligne 1\r\nligne 2", want: "ligne 1\nligne 2", multiline: true},

@@ -521,8 +521,8 @@ func WorksheetData(d relais.PreparationDossier, lang string) (pdfdoc.WorksheetDa
 	for _, st := range d.Line.Calculation.Steps {
 		steps = append(steps, tr(lang, st.FR, st.EN))
 	}
-	// The PDF fonts lack "√" (pdfdoc refuses it): the derivation spells it.
-	ws.Derivation = strings.ReplaceAll(strings.Join(steps, "\n"), "√", tr(lang, "racine", "sqrt"))
+	// The PDF fonts lack "√" and "∞": the derivation spells them.
+	ws.Derivation = strings.NewReplacer("√", tr(lang, "racine", "sqrt"), "∞", tr(lang, "infini", "infinity")).Replace(strings.Join(steps, "\n"))
 	if ws.Derivation == "" {
 		ws.Derivation = tr(lang, "dose prescrite : ", "dose prescribed: ") + qty(p.Dose, p.Unit, lang)
 	}
