@@ -14,6 +14,8 @@ const (
 	PermProtocolRead     Permission = "protocol.read"
 	PermProtocolWrite    Permission = "protocol.write"   // write drafts
 	PermProtocolApprove  Permission = "protocol.approve" // move a version through its lifecycle
+	PermProtocolCompare  Permission = "protocol.compare" // compare the library with the other sites' (harmonisation)
+	PermProtocolAdopt    Permission = "protocol.adopt"   // adopt another site's version as a new local draft
 	PermTreatmentWrite   Permission = "treatment.write"  // include, plan, stop
 	PermPrescribe        Permission = "prescription.write"
 	PermPrescriptionSign Permission = "prescription.sign"
@@ -33,23 +35,27 @@ const (
 	PermAccessLogRead     Permission = "access_log.read"   // a patient's access history, break-the-glass accesses
 	PermAccessReview      Permission = "access_log.review" // review a break-the-glass access
 	PermInterfaceAdmin    Permission = "interface.admin"   // HL7 message log and replay, outbox (IT)
+	PermAidAgreement      Permission = "aid.agreement"     // mutual aid: record and end agreements with support sites
+	PermAidHandOver       Permission = "aid.handover"      // mutual aid: hand over, take back, receive shipments
 	PermPublic            Permission = "public"            // no sign-in needed (health, sign-in page, OpenAPI)
 	PermSignedIn          Permission = "signed_in"
+	PermNetworkShare      Permission = "network.share" // share a patient's care with a site of the network, revoke a share
+	PermNetworkLink       Permission = "network.link"  // accept or reject the link of a remote patient to a local one
 )
 
 var grants = map[Role][]Permission{
-	RolePrescriber: {PermPatientRead, PermPatientWrite, PermNoteWrite, PermCatalogueRead, PermProtocolRead,
-		PermTreatmentWrite, PermPrescribe, PermPrescriptionSign, PermOKToTreat},
+	RolePrescriber: {PermPatientRead, PermPatientWrite, PermNoteWrite, PermCatalogueRead, PermProtocolRead, PermProtocolCompare,
+		PermTreatmentWrite, PermPrescribe, PermPrescriptionSign, PermOKToTreat, PermNetworkShare},
 	RolePharmacist: {PermPatientRead, PermPatientWrite, PermNoteWrite, PermCatalogueRead, PermCatalogueWrite,
-		PermProtocolRead, PermProtocolWrite, PermProtocolApprove, PermValidate, PermJournalRead,
+		PermProtocolRead, PermProtocolWrite, PermProtocolApprove, PermProtocolCompare, PermValidate, PermJournalRead,
 		PermProductionRead, PermProductionPrepare, PermProductionCheck, PermProductionRelease, PermStockWrite, PermDispense,
-		PermBillingExport},
+		PermBillingExport, PermAidAgreement, PermAidHandOver, PermNetworkShare, PermNetworkLink},
 	RoleTechnician: {PermPatientRead, PermNoteWrite, PermCatalogueRead, PermProtocolRead,
 		PermProductionRead, PermProductionPrepare, PermProductionCheck, PermStockWrite, PermDispense},
 	RoleNurse: {PermPatientRead, PermNoteWrite, PermCatalogueRead, PermProtocolRead,
 		PermProductionRead, PermAdministerRecord},
 	RolePharmAdmin: {PermPatientRead, PermCatalogueRead, PermCatalogueWrite, PermProtocolRead, PermProtocolWrite,
-		PermProtocolApprove, PermJournalRead, PermUserAdmin, PermAccessLogRead, PermAccessReview},
+		PermProtocolApprove, PermProtocolCompare, PermProtocolAdopt, PermJournalRead, PermUserAdmin, PermAccessLogRead, PermAccessReview},
 	RoleITAdmin:    {PermJournalRead, PermUserAdmin, PermInterfaceAdmin},
 	RoleConsultant: {PermPatientRead, PermCatalogueRead, PermProtocolRead},
 	RoleSystem:     nil, // Relais itself is not checked against the matrix
@@ -86,6 +92,8 @@ var permissionText = map[Permission]string{
 	PermProtocolRead:      "read the protocol library",
 	PermProtocolWrite:     "write protocol drafts",
 	PermProtocolApprove:   "move a protocol version through its lifecycle (approve, activate, retire)",
+	PermProtocolCompare:   "compare the protocol library with the other sites' (harmonisation page)",
+	PermProtocolAdopt:     "adopt another site's protocol version as a new local draft (then tested and activated as usual)",
 	PermTreatmentWrite:    "include a patient in a protocol, plan and stop treatments",
 	PermPrescribe:         "prescribe cycles, adjust doses with a reason, postpone, cancel",
 	PermPrescriptionSign:  "sign a cycle prescription",
@@ -104,16 +112,20 @@ var permissionText = map[Permission]string{
 	PermDispense:          "make delivery slips (dispensing to wards)",
 	PermAdministerRecord:  "record administrations (bedside scan, times, volumes, incidents) or their absence; receive delivery slips",
 	PermBillingExport:     "export the liste-en-sus billing lines (FICHCOMP)",
+	PermAidAgreement:      "record and end mutual-aid agreements (which sites may prepare for this one, for which drugs, when)",
+	PermAidHandOver:       "hand preparations over to a support site, take them back, receive the support site's shipments",
 	PermPublic:            "anyone, signed in or not (health check, sign-in, API description)",
 	PermSignedIn:          "anyone signed in, whatever the role (who am I, own passkeys, sign out)",
+	PermNetworkShare:      "share a patient's care with a site of the network (with the information given to the patient or parents), revoke a share",
+	PermNetworkLink:       "accept or reject the proposed link between a patient of another site and a local patient",
 }
 
 // Permissions lists every permission, in the order of the constants above.
 var Permissions = []Permission{PermPatientRead, PermPatientWrite, PermNoteWrite, PermCatalogueRead, PermCatalogueWrite,
-	PermProtocolRead, PermProtocolWrite, PermProtocolApprove, PermTreatmentWrite, PermPrescribe, PermPrescriptionSign,
+	PermProtocolRead, PermProtocolWrite, PermProtocolApprove, PermProtocolCompare, PermProtocolAdopt, PermTreatmentWrite, PermPrescribe, PermPrescriptionSign,
 	PermOKToTreat, PermValidate, PermJournalRead, PermUserAdmin, PermProductionRead, PermProductionPrepare, PermProductionCheck,
 	PermProductionRelease, PermStockWrite, PermDispense, PermAdministerRecord, PermBillingExport, PermAccessLogRead, PermAccessReview,
-	PermInterfaceAdmin, PermPublic, PermSignedIn}
+	PermInterfaceAdmin, PermAidAgreement, PermAidHandOver, PermPublic, PermSignedIn, PermNetworkShare, PermNetworkLink}
 
 // Description says what p allows ("" for an unknown permission).
 func (p Permission) Description() string { return permissionText[p] }

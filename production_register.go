@@ -69,7 +69,11 @@ type RegisterEntry struct {
 	// Reason of a reservation or a voiding.
 	Reason      string       `json:"reason,omitempty"`
 	Annotations []Annotation `json:"annotations"`
-	UpdatedAt   time.Time    `json:"updated_at"`
+	// PreparedFor is the site this preparation was made for under a
+	// mutual-aid agreement (issue 12), "" for this site's own patients.
+	// Written with the number, never changed.
+	PreparedFor string    `json:"prepared_for,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Annotation is a note added to an entry after the fact.

@@ -315,6 +315,11 @@ func Restore(ctx context.Context, path string, identities []age.Identity, keys [
 	if err != nil {
 		return nil, h, sig, relais.E(op, relais.KindForbidden, "the snapshot cannot be decrypted with the identity given (--identity): it was encrypted to "+strings.Join(h.Recipients, ", "), err)
 	}
+	// A snapshot comes back at the schema it was taken at: an older one is
+	// upgraded by relais serve, after a snapshot of its own (upgrade.go).
+	if opts.MigrateTo == 0 && h.Schema > 0 {
+		opts.MigrateTo = h.Schema
+	}
 	db, _, err := sqlstore.RestoreSnapshot(ctx, plain, h.Payload, dsn, opts)
 	if err != nil {
 		return nil, h, sig, err

@@ -106,5 +106,8 @@ func Load(ctx context.Context, db Store, opts Options) ([]Login, error) {
 	if err := LoadPatients(ctx, db, who, n, seed, now); err != nil {
 		return nil, err
 	}
+	if err := loadHoods(ctx, db, who.Pharmacist); err != nil {
+		return nil, fmt.Errorf("hoods: %w", err)
+	}
 	return logins, nil
 }

@@ -90,6 +90,7 @@ var words = map[string][2]string{
 	"lb.born":       {"né(e) le %s", "born %s"},
 	"lb.ipp":        {"IPP %s", "IPP %s"},
 	"lb.register":   {"N° ordonnancier %s", "Register no. %s"},
+	"lb.aid":        {"Préparé par %s pour %s (entraide)", "Prepared by %s for %s (mutual aid)"},
 	"cat.magistral": {"Préparation magistrale", "Magistral preparation"},
 	"cat.hospital":  {"Préparation hospitalière", "Hospital preparation"},
 

@@ -31,6 +31,10 @@ type LabelData struct {
 	PreparedAt         time.Time
 	Expiry             time.Time // use before
 	Storage            string    // e.g. "À conserver entre 2 et 8 °C, à l'abri de la lumière"
+	// PreparedFor, under a mutual-aid agreement (issue 12), is the
+	// pharmacy the preparation was made for (name and telephone): the label
+	// then carries both pharmacies, "Préparé par … pour …". Empty otherwise.
+	PreparedFor string
 }
 
 // Category is the regulatory kind of a preparation, whose wording the label
@@ -92,6 +96,7 @@ func (d *LabelData) check(c *check) {
 	c.time("prepared_at", d.PreparedAt, need)
 	c.time("expiry", d.Expiry, need)
 	c.text("storage", d.Storage, need, 200)
+	c.text("prepared_for", d.PreparedFor, opt, 200)
 }
 
 func (s LabelSize) check(c *check) {
@@ -213,6 +218,9 @@ func labelBlocks(w *writer, d *LabelData, size LabelSize) []block {
 	pharmacy := w.enc(ph.Name) + " \xB7 " + strings.ReplaceAll(w.enc(ph.Address), "\n", ", ") +
 		" \xB7 " + w.t("tel", w.enc(ph.Phone))
 	b, s := size.Body, size.Strong
+	if d.PreparedFor != "" { // mutual aid: both pharmacies, in the pharmacy's mention
+		pharmacy = w.t("lb.aid", pharmacy, w.enc(d.PreparedFor))
+	}
 	return []block{
 		{"category", cat, "B", b},
 		{"patient name", name, "B", b + 0.5},

@@ -76,7 +76,7 @@ func applyRegisterEntry(tx *Tx, id relais.ID, after []byte) error {
 	// update (SQLite's guard fires on their mere mention), and an image
 	// that would renumber an entry is refused.
 	if err := upsert(tx, "register_entry", columns(registerCols), []any{e.ID, e.Site, e.Year, e.Seq, e.Number, e.Kind, e.PreparationID,
-		e.PatientID, e.INN, e.Dose, e.Unit, e.Status, T(e.IssuedAt), e.IssuedBy, e.Reason, ann, T(e.UpdatedAt)},
+		e.PatientID, e.INN, e.Dose, e.Unit, e.Status, T(e.IssuedAt), e.IssuedBy, e.Reason, ann, T(e.UpdatedAt), e.PreparedFor},
 		"site", "year", "seq", "number"); err != nil {
 		return err
 	}

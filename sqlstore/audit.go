@@ -419,6 +419,14 @@ func compareEntity(tx *Tx, entity string, id relais.ID, want json.RawMessage, ba
 	if bytes.Equal(got, want) {
 		return f, false, nil
 	}
+	if adds := tx.db.addedFields()[entity]; len(adds) > 0 {
+		if want, err = acceptAddedFields(want, got, adds); err != nil {
+			return f, false, err
+		}
+		if bytes.Equal(got, want) {
+			return f, false, nil
+		}
+	}
 	f.Kind = FaultChanged
 	path, journaled, stored := firstDifference(want, got)
 	f.Field = path
@@ -708,4 +716,46 @@ func short(b []byte) string {
 		s = string([]rune(s)[:max]) + "…"
 	}
 	return s
+}
+
+// acceptAddedFields is the rule that keeps the audit true across schema
+// changes. An after-image written before a migration added a field to its
+// entity lacks that field, while the row read back now has it. The field's
+// absence is accepted only when a migration declares the field added
+// ("-- relais: adds ENTITY.FIELD = JSON", see migrate.go) and the row holds
+// exactly the declared default: the value the migration gave every existing
+// row. Any other value was set since without a journal entry, and is
+// reported as changed. A field the after-image does hold is always
+// compared. want is returned with the accepted fields filled in.
+func acceptAddedFields(want, got []byte, adds []AddedField) ([]byte, error) {
+	var w, g map[string]json.RawMessage
+	if json.Unmarshal(want, &w) != nil || json.Unmarshal(got, &g) != nil || w == nil || g == nil {
+		return want, nil // not objects: nothing a migration could add to
+	}
+	changed := false
+	for _, a := range adds {
+		if _, ok := w[a.Field]; ok {
+			continue
+		}
+		v, ok := g[a.Field]
+		if !ok {
+			continue
+		}
+		cv, err := journal.Canonicalize(v)
+		if err != nil {
+			return want, err
+		}
+		if bytes.Equal(cv, a.Default) {
+			w[a.Field] = v
+			changed = true
+		}
+	}
+	if !changed {
+		return want, nil
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return want, err
+	}
+	return journal.Canonicalize(b)
 }

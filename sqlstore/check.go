@@ -155,9 +155,9 @@ type softReference struct {
 
 var softReferences = []softReference{
 	{"reference.treatment_patient", "treatment", "patient_id", "patient", "id", "", "treatment %s names patient %s, who does not exist"},
-	{"reference.treatment_version", "treatment", "protocol_version_id", "protocol_version", "id", "", "treatment %s names protocol version %s, which does not exist"},
+	{"reference.treatment_version", "treatment", "protocol_version_id", "protocol_version", "id", aidCopyTreatment, "treatment %s names protocol version %s, which does not exist"},
 	{"reference.prescription_patient", "prescription", "patient_id", "patient", "id", "", "prescription %s names patient %s, who does not exist"},
-	{"reference.prescription_version", "prescription", "protocol_version_id", "protocol_version", "id", "", "prescription %s names protocol version %s, which does not exist"},
+	{"reference.prescription_version", "prescription", "protocol_version_id", "protocol_version", "id", aidCopyPrescription, "prescription %s names protocol version %s, which does not exist"},
 	{"reference.line_drug", "prescription_line", "drug_id", "drug", "id", "t.drug_id <> ''", "prescription line %s names drug %s, which is not in the catalogue"},
 	{"reference.note_patient", "note", "patient_id", "patient", "id", "", "note %s is on patient %s, who does not exist"},
 	{"reference.preparation_patient", "preparation", "patient_id", "patient", "id", "", "preparation %s is for patient %s, who does not exist"},

@@ -15,16 +15,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -63,6 +60,8 @@ type DB struct {
 
 	rebindCache sync.Map // query → PostgreSQL form
 
+	extra []migration // migrations a test injected (Options.extraMigrations)
+
 	// afterCommit hooks run after a writing transaction commits (outbox,
 	// replication, cache invalidation); set them before serving.
 	hooksMu     sync.RWMutex
@@ -80,6 +79,14 @@ type Options struct {
 	// ReadOnly opens the database without migrating and refuses writes (a
 	// snapshot being inspected, a newer schema than this binary knows).
 	ReadOnly bool
+	// MigrateTo, when positive, migrates no further than this schema
+	// version: a pre-upgrade snapshot is restored at the schema it was
+	// taken at (see migrate.go). Zero brings the schema up to date.
+	MigrateTo int
+
+	// extraMigrations are appended after the embedded ones: tests inject
+	// a failing migration, or one that adds a field, through it.
+	extraMigrations []migration
 }
 
 // ParseDSN splits "sqlite:PATH" or "postgres://…" into an engine and the
@@ -124,7 +131,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Engine: engine, DSN: dsn, Log: opts.Log}
+	db := &DB{Engine: engine, DSN: dsn, Log: opts.Log, extra: opts.extraMigrations}
 	if db.Log == nil {
 		db.Log = slog.Default()
 	}
@@ -160,7 +167,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, relais.E(op, relais.KindUnavailable, fmt.Sprintf("cannot reach the database %s", Redacted(dsn)), err)
 	}
 	if !opts.ReadOnly {
-		if err := db.migrate(ctx); err != nil {
+		if err := db.migrate(ctx, opts); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -278,110 +285,8 @@ func (db *DB) rebind(q string) string {
 	return s
 }
 
-// migration is one embedded schema step.
-type migration struct {
-	Version int
-	Name    string
-	SQL     string
-}
-
-// Migrations lists the embedded migrations of engine, in order.
-func Migrations(engine Engine) ([]migration, error) {
-	dir := "migrations/" + string(engine)
-	ents, err := fs.ReadDir(migrationsFS, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number and an underscore", name)
-		}
-		b, err := fs.ReadFile(migrationsFS, dir+"/"+name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
-	for i, m := range ms {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migration %s: versions must be 1, 2, 3… without gaps", m.Name)
-		}
-	}
-	return ms, nil
-}
-
-// SchemaVersion is the schema version this binary brings a database to.
-func SchemaVersion() int {
-	ms, err := Migrations(SQLite)
-	if err != nil {
-		return 0
-	}
-	return len(ms)
-}
-
-// CurrentSchema returns the schema version recorded in the database (0 for a
-// new one).
-func (db *DB) CurrentSchema(ctx context.Context) (int, error) {
-	var v sql.NullInt64
-	err := db.r.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migration").Scan(&v)
-	if err != nil {
-		if isNoTable(err) {
-			return 0, nil
-		}
-		return 0, relais.E("db.schema", mapErr(err))
-	}
-	return int(v.Int64), nil
-}
-
-func (db *DB) migrate(ctx context.Context) error {
-	const op = "db.migrate"
-	ms, err := Migrations(db.Engine)
-	if err != nil {
-		return relais.E(op, err)
-	}
-	create := "CREATE TABLE IF NOT EXISTS schema_migration (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-	if _, err := db.w.ExecContext(ctx, create); err != nil {
-		return relais.E(op, relais.KindUnavailable, err)
-	}
-	cur, err := db.CurrentSchema(ctx)
-	if err != nil {
-		return err
-	}
-	if cur > len(ms) {
-		return relais.E(op, relais.KindVersion, fmt.Sprintf(
-			"the database is at schema version %d, newer than this Relais %s (schema %d): run the Relais version that wrote it, or upgrade this one",
-			cur, relais.Version, len(ms)))
-	}
-	for _, m := range ms[cur:] {
-		start := time.Now()
-		tx, err := db.w.BeginTx(ctx, nil)
-		if err != nil {
-			return relais.E(op, err)
-		}
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			tx.Rollback()
-			return relais.E(op, fmt.Sprintf("migration %s failed; the database is unchanged", m.Name), err)
-		}
-		if _, err := tx.ExecContext(ctx, db.rebind("INSERT INTO schema_migration (version, name, applied_at) VALUES (?, ?, ?)"),
-			m.Version, m.Name, relais.Now().Format(journal.TimeFormat)); err != nil {
-			tx.Rollback()
-			return relais.E(op, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return relais.E(op, err)
-		}
-		db.Log.Info("migrated", "migration", m.Name, "took", time.Since(start))
-	}
-	return nil
-}
+// The migration runner (Migrations, SchemaVersion, CurrentSchema,
+// migrate) is in migrate.go.
 
 // mapErr turns driver errors into relais errors, the same on both engines.
 func mapErr(err error) error {

@@ -22,13 +22,13 @@ func init() {
 }
 
 const registerCols = `id, site, year, seq, number, kind, preparation_id, patient_id, inn, dose, unit, status, issued_at, issued_by,
-	reason, annotations, updated_at`
+	reason, annotations, updated_at, prepared_for`
 
 func scanRegisterEntry(sc interface{ Scan(...any) error }) (relais.RegisterEntry, error) {
 	var e relais.RegisterEntry
 	var ann string
 	err := sc.Scan(&e.ID, &e.Site, &e.Year, &e.Seq, &e.Number, &e.Kind, &e.PreparationID, &e.PatientID, &e.INN, &e.Dose, &e.Unit,
-		&e.Status, ScanTime(&e.IssuedAt), &e.IssuedBy, &e.Reason, &ann, ScanTime(&e.UpdatedAt))
+		&e.Status, ScanTime(&e.IssuedAt), &e.IssuedBy, &e.Reason, &ann, ScanTime(&e.UpdatedAt), &e.PreparedFor)
 	if err != nil {
 		return e, err
 	}
@@ -115,9 +115,9 @@ func insertRegisterEntry(tx *Tx, e *relais.RegisterEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec("INSERT INTO register_entry ("+registerCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err = tx.Exec("INSERT INTO register_entry ("+registerCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		e.ID, e.Site, e.Year, e.Seq, e.Number, e.Kind, e.PreparationID, e.PatientID, e.INN, e.Dose, e.Unit, e.Status,
-		T(e.IssuedAt), e.IssuedBy, e.Reason, ann, T(e.UpdatedAt))
+		T(e.IssuedAt), e.IssuedBy, e.Reason, ann, T(e.UpdatedAt), e.PreparedFor)
 	return err
 }
 
@@ -135,7 +135,16 @@ func updateRegisterEntry(tx *Tx, e *relais.RegisterEntry) error {
 // the worksheet's transaction, and journals the entry.
 func issueRegisterNumber(tx *Tx, p relais.Preparation) (relais.RegisterEntry, error) {
 	const op = "register.issue"
+	// Mutual aid (sqlstore/aid.go): a preparation handed over to another
+	// site is not numbered here; one made here for another site notes it.
+	preparedFor, err := aidBeforeIssue(tx, p)
+	if err != nil {
+		return relais.RegisterEntry{}, err
+	}
 	if e, ok, err := crisisRegisterNumber(tx, p); ok || err != nil { // a crisis node numbers from its reserved block
+		if err == nil {
+			err = aidAfterIssue(tx, p, e)
+		}
 		return e, err
 	}
 	now := tx.Now()
@@ -146,7 +155,7 @@ func issueRegisterNumber(tx *Tx, p relais.Preparation) (relais.RegisterEntry, er
 	}
 	e := relais.RegisterEntry{ID: relais.NewID(), Site: tx.Site(), Year: year, Seq: seq, Number: relais.FormatRegisterNumber(year, seq),
 		Kind: relais.RegisterPreparation, PreparationID: p.ID, PatientID: p.PatientID, INN: p.INN, Dose: p.Dose, Unit: p.Unit,
-		Status: relais.RegisterInProgress, IssuedAt: now, IssuedBy: tx.Actor().DisplayName(), UpdatedAt: now}
+		Status: relais.RegisterInProgress, IssuedAt: now, IssuedBy: tx.Actor().DisplayName(), UpdatedAt: now, PreparedFor: preparedFor}
 	if err := insertRegisterEntry(tx, &e); err != nil {
 		return e, relais.E(op, err)
 	}
@@ -154,7 +163,10 @@ func issueRegisterNumber(tx *Tx, p relais.Preparation) (relais.RegisterEntry, er
 	if err != nil {
 		return after, err
 	}
-	return after, tx.Journal(op, "register_entry", e.ID, nil, after)
+	if err := tx.Journal(op, "register_entry", e.ID, nil, after); err != nil {
+		return after, err
+	}
+	return after, aidAfterIssue(tx, p, after)
 }
 
 // followRegister brings a preparation's register entry to its status.

@@ -71,12 +71,18 @@ func (db *DB) writeSQLiteSnapshot(ctx context.Context, w io.Writer) (SnapshotInf
 	defer os.RemoveAll(dir)
 	tmp := filepath.Join(dir, "copy.db")
 	info.DataTime = relais.Now()
+	schema, err := db.CurrentSchema(ctx)
+	if err != nil {
+		return info, relais.E(op, err)
+	}
 	if _, err := db.w.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		return info, relais.E(op, "VACUUM INTO failed", mapErr(err))
 	}
 	// Opened writable: SQLite cannot open a WAL database read-only without
 	// its -shm file. Nothing is written but the journal mode.
-	cp, err := Open(ctx, "sqlite:"+tmp, Options{Log: db.Log})
+	// Held at the source's schema: a newer binary snapshotting an older
+	// database must not upgrade the copy.
+	cp, err := Open(ctx, "sqlite:"+tmp, Options{Log: db.Log, MigrateTo: schema})
 	if err != nil {
 		return info, relais.E(op, err)
 	}
@@ -444,7 +450,7 @@ func RestoreSnapshot(ctx context.Context, payload io.Reader, format, dsn string,
 		if err := writeFileSync(tmp, payload); err != nil {
 			return nil, info, relais.E(op, err)
 		}
-		src, err := Open(ctx, "sqlite:"+tmp, Options{Log: opts.Log})
+		src, err := Open(ctx, "sqlite:"+tmp, Options{Log: opts.Log, MigrateTo: opts.MigrateTo})
 		if err != nil {
 			return nil, info, err
 		}

@@ -235,7 +235,9 @@ func worklistPrescriptions(tx *Tx, ids []relais.ID) ([]relais.Prescription, erro
 }
 
 func openTreatments(tx *Tx) ([]relais.Treatment, error) {
-	rows, err := tx.Query(`SELECT ` + treatmentColumns + ` FROM treatment WHERE status IN ('planned', 'active') ORDER BY start_date, id`)
+	// This site's treatments: a copy held for mutual aid (another site's
+	// treatment) is not this site's to prescribe.
+	rows, err := tx.Query(`SELECT `+treatmentColumns+` FROM treatment WHERE status IN ('planned', 'active') AND site = ? ORDER BY start_date, id`, tx.Site())
 	if err != nil {
 		return nil, relais.E("treatment.list", err)
 	}

@@ -82,6 +82,7 @@ type patientView struct {
 	NowLocal     string
 	Severities   []string
 	OpenAnything bool
+	Network      *networkSection // shares and the history across the network (page_network.go)
 }
 
 // measureRow is a current value with its trend against the one before.
@@ -139,6 +140,9 @@ func (s *Server) loadPatient(r *http.Request, p *page) (*patientView, error) {
 	}
 	rows(v.Timeline, p)
 	v.Chart = anthracyclineChart(h, limits)
+	if err := s.addNetwork(r, v, h, limits, p); err != nil {
+		return nil, err
+	}
 	if v.Notes, err = s.Patients.Notes(ctx, id, relais.NoteFilter{}); err != nil {
 		return nil, err
 	}

@@ -2,9 +2,11 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/relais-onco/relais"
 )
@@ -32,6 +34,9 @@ func (s *Server) productionPages() {
 	s.slipPages()
 	s.administrationPages()
 	s.handlePage("POST /production/documents", relais.PermProductionRead, s.startDayDocuments)
+	if s.Hoods != nil {
+		s.handlePage("POST /preparations/{id}/hood", relais.PermProductionPrepare, s.assignHood)
+	}
 }
 
 // boardColumns are the board's columns: where each preparation is, in the
@@ -50,14 +55,36 @@ var boardColumns = []struct {
 }
 
 type boardView struct {
-	Date    relais.Date
-	Prev    relais.Date
-	Next    relais.Date
-	Columns []boardColumn
+	Date relais.Date
+	Prev relais.Date
+	Next relais.Date
+	// Counts are the day's preparations by step of the chain.
+	Counts []boardCount
+	// Hoods are one section per hood, then the unassigned compounded
+	// preparations, each ordered by time; Dispensed lists what leaves as
+	// is (no hood).
+	Hoods     []boardHood
+	Dispensed []boardItem
+	// Choices are the active hoods a preparation may be put in.
+	Choices []relais.Hood
 	Total   int
 }
 
+// boardColumn is one step of the chain with its preparations (the home
+// page's summary of the day).
 type boardColumn struct {
+	Key   string
+	Items []boardItem
+}
+
+type boardCount struct {
+	Key string
+	N   int
+}
+
+// boardHood is one hood's section of the board (Hood nil: not assigned).
+type boardHood struct {
+	Hood  *relais.Hood
 	Key   string
 	Items []boardItem
 }
@@ -65,6 +92,11 @@ type boardColumn struct {
 type boardItem struct {
 	relais.Preparation
 	PatientName string
+	// HoodID and Slot are where and when it is planned ("" and zero when
+	// not); Assignable says whether its hood may still change.
+	HoodID     relais.ID
+	Slot       time.Time
+	Assignable bool
 }
 
 // dateParam reads ?name=YYYY-MM-DD, today when absent; a malformed one is
@@ -99,40 +131,176 @@ func (s *Server) productionBoard(w http.ResponseWriter, r *http.Request, p *page
 		p.refuse("date", r.URL.Query(), err)
 		day = relais.Today()
 	}
-	preps, err := s.Production.Preparations(r.Context(), relais.PreparationFilter{Date: day})
+	v, err := s.board(r, day)
 	if err != nil {
 		return err
-	}
-	var ids []relais.ID
-	for _, pr := range preps {
-		ids = append(ids, pr.PatientID)
-	}
-	names, err := s.patientNames(r, ids)
-	if err != nil {
-		return err
-	}
-	sort.SliceStable(preps, func(i, j int) bool {
-		if preps[i].RegisterNumber != preps[j].RegisterNumber {
-			return preps[i].RegisterNumber < preps[j].RegisterNumber
-		}
-		return preps[i].CreatedAt.Before(preps[j].CreatedAt)
-	})
-	v := boardView{Date: day, Prev: day.AddDays(-1), Next: day.AddDays(1), Total: len(preps)}
-	for _, c := range boardColumns {
-		col := boardColumn{Key: c.Key}
-		for _, pr := range preps {
-			for _, st := range c.Statuses {
-				if pr.Status == st {
-					col.Items = append(col.Items, boardItem{Preparation: pr, PatientName: names[pr.PatientID].DisplayName()})
-				}
-			}
-		}
-		v.Columns = append(v.Columns, col)
 	}
 	p.Title = p.T("production.title")
 	p.Data = v
 	s.renderTemplate(w, r, "production", "layout", http.StatusOK, p)
 	return nil
+}
+
+// board groups a day's preparations by hood, each hood's ordered by time:
+// the planned slot, then the register number, then when it was created.
+// Finished preparations (administered, cancelled…) go after those still in
+// the chain.
+func (s *Server) board(r *http.Request, day relais.Date) (boardView, error) {
+	ctx := r.Context()
+	v := boardView{Date: day, Prev: day.AddDays(-1), Next: day.AddDays(1)}
+	preps, err := s.Production.Preparations(ctx, relais.PreparationFilter{Date: day})
+	if err != nil {
+		return v, err
+	}
+	var ids, patients []relais.ID
+	for _, pr := range preps {
+		ids = append(ids, pr.ID)
+		patients = append(patients, pr.PatientID)
+	}
+	names, err := s.patientNames(r, patients)
+	if err != nil {
+		return v, err
+	}
+	var hoods []relais.Hood
+	assigned := map[relais.ID]relais.HoodAssignment{}
+	if s.Hoods != nil {
+		if hoods, err = s.Hoods.Hoods(ctx); err != nil {
+			return v, err
+		}
+		if assigned, err = s.Hoods.HoodAssignments(ctx, ids); err != nil {
+			return v, err
+		}
+	}
+	v.Total = len(preps)
+	for _, c := range boardColumns {
+		n := 0
+		for _, pr := range preps {
+			if slices.Contains(c.Statuses, pr.Status) {
+				n++
+			}
+		}
+		v.Counts = append(v.Counts, boardCount{Key: c.Key, N: n})
+	}
+	section := map[relais.ID]int{}
+	for i := range hoods {
+		h := hoods[i]
+		if h.Active {
+			v.Choices = append(v.Choices, h)
+		}
+		section[h.ID] = len(v.Hoods)
+		v.Hoods = append(v.Hoods, boardHood{Hood: &h, Key: string(h.ID)})
+	}
+	unassigned := boardHood{Key: "unassigned"}
+	for _, pr := range preps {
+		it := boardItem{Preparation: pr, PatientName: names[pr.PatientID].DisplayName(), Assignable: pr.CanAssignHood() == nil}
+		if pr.Mode != relais.ModeCompounded {
+			v.Dispensed = append(v.Dispensed, it)
+			continue
+		}
+		a, ok := assigned[pr.ID]
+		k, known := section[a.HoodID]
+		if !ok || !known {
+			unassigned.Items = append(unassigned.Items, it)
+			continue
+		}
+		it.HoodID, it.Slot = a.HoodID, a.Slot
+		v.Hoods[k].Items = append(v.Hoods[k].Items, it)
+	}
+	// Hoods out of service with nothing planned in them that day are left
+	// out; the unassigned section always shows (it is where work arrives).
+	var out []boardHood
+	for _, h := range v.Hoods {
+		if h.Hood.Active || len(h.Items) > 0 {
+			out = append(out, h)
+		}
+	}
+	v.Hoods = append(out, unassigned)
+	for i := range v.Hoods {
+		sortBoard(v.Hoods[i].Items)
+	}
+	sortBoard(v.Dispensed)
+	return v, nil
+}
+
+// finished reports whether a preparation has left the chain.
+func finished(st relais.PreparationStatus) bool {
+	switch st {
+	case relais.PrepAdministered, relais.PrepNotAdministered, relais.PrepRejected, relais.PrepCancelled:
+		return true
+	}
+	return false
+}
+
+func sortBoard(items []boardItem) {
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if fa, fb := finished(a.Status), finished(b.Status); fa != fb {
+			return fb
+		}
+		if a.Slot.IsZero() != b.Slot.IsZero() {
+			return !a.Slot.IsZero() // planned ones first
+		}
+		if !a.Slot.Equal(b.Slot) {
+			return a.Slot.Before(b.Slot)
+		}
+		if (a.RegisterNumber == "") != (b.RegisterNumber == "") {
+			return a.RegisterNumber != ""
+		}
+		if a.RegisterNumber != b.RegisterNumber {
+			return a.RegisterNumber < b.RegisterNumber
+		}
+		return a.CreatedAt.Before(b.CreatedAt)
+	})
+}
+
+// assignHood puts a preparation in a hood from the board's form, with its
+// planned time on the board's day.
+func (s *Server) assignHood(w http.ResponseWriter, r *http.Request, p *page) error {
+	const op = "preparation.assign_hood"
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	f := r.PostForm
+	day, err := parseDateField("date", f.Get("date"))
+	if err != nil {
+		day = relais.Today()
+	}
+	req := relais.AssignHoodRequest{HoodID: relais.ID(strings.TrimSpace(f.Get("hood_id"))), Reason: f.Get("reason")}
+	if t := strings.TrimSpace(f.Get("slot")); t != "" {
+		req.Slot, err = parseLocalTime(op, "slot", string(day)+"T"+t)
+	}
+	if err == nil {
+		_, err = s.Hoods.AssignHood(r.Context(), id, req)
+	}
+	if err != nil {
+		if !refused(err) && relais.ErrorKind(err) != relais.KindForbidden {
+			return err
+		}
+		p.refuseForm("hood-"+string(id), f, err)
+		v, berr := s.board(r, day)
+		if berr != nil {
+			return berr
+		}
+		p.Title = p.T("production.title")
+		p.Data = v
+		s.renderTemplate(w, r, "production", "layout", StatusOf(relais.ErrorKind(err)), p)
+		return nil
+	}
+	return doneAt(w, r, "/production?date="+string(day), "prep-"+string(id), "hood_assigned")
+}
+
+// relabel names a refused form's fields with this form's own labels (the
+// shared catalog may label the same field name for another form).
+func relabel(p *page, keys map[string]string) {
+	if p.Form == nil {
+		return
+	}
+	for i, e := range p.Form.Errors {
+		if k, ok := keys[e.Field]; ok {
+			p.Form.Errors[i].Label = p.T(k)
+		}
+	}
 }
 
 type preparationView struct {
@@ -303,4 +471,12 @@ func (s *Server) recordProduction(w http.ResponseWriter, r *http.Request, p *pag
 		return s.showPreparation(w, r, p, http.StatusUnprocessableEntity)
 	}
 	return done(w, r, "/preparations/"+string(id), "prep_production")
+}
+
+// HourMin is a time's hour and minute in the display zone ("08:30").
+func (p *page) HourMin(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(relais.DisplayZone).Format("15:04")
 }

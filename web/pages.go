@@ -168,6 +168,9 @@ func navFor(role relais.Role, path string, production bool) []navItem {
 	add(production && role.Can(relais.PermProductionPrepare), "nav.leftovers", "/leftovers")
 	add(production && (role.Can(relais.PermDispense) || role.Can(relais.PermAdministerRecord)), "nav.slips", "/slips")
 	add(role.Can(relais.PermProtocolRead), "nav.protocols", "/protocols")
+	add(role.Can(relais.PermProtocolCompare), "nav.harmonize", "/harmonize")
+	add(role.Can(relais.PermPatientRead), "nav.network", "/network")
+	add(production && role.Can(relais.PermAidHandOver), "nav.aid", "/aid")
 	add(role.Can(relais.PermCatalogueWrite), "nav.catalogue", "/catalogue")
 	add(role.Can(relais.PermUserAdmin), "nav.users", "/users")
 	for i := range items {

@@ -21,6 +21,9 @@ type Services struct {
 	Protocols  relais.ProtocolService
 	Treatments relais.TreatmentService
 	Production relais.ProductionService
+	// Hoods are the pharmacy's isolators and cabinets; when nil, New takes
+	// them from Production if it provides them (the database does).
+	Hoods relais.HoodService
 	// Sessions, Tokens and Access keep sessions, API tokens and the access
 	// log; when nil, New takes them from Users if it provides them (the
 	// database does).
@@ -38,6 +41,10 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []Route
 	ready  atomic.Bool
+
+	// Clients, when set, notes each client and the API version it sent
+	// (relais upgrade check lists them).
+	Clients ClientNoter
 
 	auth  *authState  // sign-in configuration and machinery (auth.go)
 	pages []PageRoute // page routes and their permissions (notePage)
@@ -57,6 +64,9 @@ func New(site string, svc Services, log *slog.Logger) *Server {
 	if svc.Access == nil {
 		svc.Access, _ = svc.Users.(relais.AccessLog)
 	}
+	if svc.Hoods == nil {
+		svc.Hoods, _ = svc.Production.(relais.HoodService)
+	}
 	s := &Server{Services: svc, Site: site, Log: log, mux: http.NewServeMux(), auth: newAuthState(AuthConfig{})}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.Handle(Route{Method: "GET", Path: "/openapi.json", Perm: relais.PermPublic, Tag: "Meta",
@@ -73,7 +83,11 @@ func New(site string, svc Services, log *slog.Logger) *Server {
 	s.protocolRoutes()
 	s.treatmentRoutes()
 	s.productionRoutes()
+	s.hoodRoutes()
 	s.continuityRoutes()
+	s.networkRoutes()
+	s.harmonizeRoutes() // api_harmonize.go: protocol harmonisation across the network
+	s.aidRoutes()       // api_aid.go, page_aid.go: mutual aid between sites (issue 12)
 	s.pageRoutes()
 	return s
 }
@@ -148,22 +162,52 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // ClientVersionHeader carries a client's API version.
 const ClientVersionHeader = "Relais-Client-Version"
 
+// ClientIDHeader names a client (a script, another site, a crisis node) for
+// the clients-seen list of `relais upgrade check`.
+const ClientIDHeader = "Relais-Client-Id"
+
+// ClientNoter records the clients a server sees (sqlstore.ClientLog).
+type ClientNoter interface {
+	Note(id, apiVersion, agent string, refused bool)
+}
+
 // clientVersion refuses clients of an API major version this server does not
-// speak, naming both versions, before they can do any harm (seed 004).
+// speak, naming both versions, before they can do any harm (seed 004). The
+// refusal touches nothing shared: other clients are served as before. Every
+// client is noted (s.Clients) with the version it sent.
 func (s *Server) clientVersion(next http.Handler) http.Handler {
 	serverMajor, _, _ := strings.Cut(relais.APIVersion, ".")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if v := r.Header.Get(ClientVersionHeader); v != "" {
-			major, _, _ := strings.Cut(v, ".")
-			if major != serverMajor {
-				s.problem(w, r, relais.E("http.version", relais.KindVersion,
-					"this client speaks Relais API "+truncateHeader(v)+" but this server speaks "+relais.APIVersion+
-						": update the client (or reload the page) before going on"))
-				return
-			}
+		v := r.Header.Get(ClientVersionHeader)
+		major, _, _ := strings.Cut(v, ".")
+		refused := v != "" && major != serverMajor
+		if s.Clients != nil {
+			s.Clients.Note(clientID(r), truncateHeader(v), r.UserAgent(), refused)
+		}
+		if refused {
+			s.problem(w, r, relais.E("http.version", relais.KindVersion,
+				"this client speaks Relais API "+truncateHeader(v)+" but this server speaks "+relais.APIVersion+
+					": update the client (or reload the page) before going on"))
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// clientID names the client of r: its Relais-Client-Id, else the signed-in
+// user, else its address.
+func clientID(r *http.Request) string {
+	if id := r.Header.Get(ClientIDHeader); id != "" {
+		return truncateHeader(id)
+	}
+	if a, ok := relais.ActorFrom(r.Context()); ok && a.Username != "" {
+		return "user:" + a.Username
+	}
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return "addr:" + host
 }
 
 func truncateHeader(v string) string {

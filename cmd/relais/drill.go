@@ -14,7 +14,7 @@ import (
 // (continuity.Drill, docs/continuity.md).
 
 func init() {
-	register("drill", "run a timed crisis exercise on copies: snapshot, standby, crisis, reintegration, check", runDrill)
+	register("drill", "run a timed crisis exercise on copies (or, with --upgrade, an upgrade rehearsal)", runDrill)
 }
 
 func runDrill(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -24,8 +24,12 @@ func runDrill(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	workFor := fs.Duration("work-for", 3*time.Second, "how long the site works while the standby follows")
 	wait := fs.Duration("wait", 2*time.Second, "the standby's long-poll")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	upgrade := fs.Bool("upgrade", false, "rehearse an upgrade instead, on a copy of --db: check → snapshot → migrate → check → rollback, each step timed (docs/operations/upgrade.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *upgrade {
+		return runUpgradeDrill(ctx, *src, *asJSON, stdout, stderr)
 	}
 	if *n <= 0 {
 		return exitError{exitUsage, "relais drill: --preparations must be positive"}
@@ -47,6 +51,32 @@ func runDrill(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	if !rep.OK() {
 		return exitError{exitFaults, ""}
+	}
+	return nil
+}
+
+// runUpgradeDrill is relais drill --upgrade (continuity.UpgradeDrill).
+func runUpgradeDrill(ctx context.Context, src string, asJSON bool, stdout, stderr io.Writer) error {
+	if src == "" {
+		return exitError{exitUsage, "relais drill --upgrade: give the database to rehearse on with --db DSN (only read; the rehearsal runs on a copy)"}
+	}
+	opts := continuity.UpgradeDrillOptions{Source: src, Log: quietLogger(stderr)}
+	if !asJSON {
+		opts.Progress = stdout
+	}
+	rep, err := continuity.UpgradeDrill(ctx, opts)
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else if err == nil {
+		fmt.Fprintf(stdout, "  %-9s %-4s %10s\n", "total", map[bool]string{true: "ok", false: "FAIL"}[rep.OK()], rep.Total().Round(time.Millisecond))
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return exitError{exitFaults, "relais drill --upgrade: the rehearsal failed: do not upgrade the real database before settling it"}
 	}
 	return nil
 }

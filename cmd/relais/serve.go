@@ -26,6 +26,8 @@ type serveConfig struct {
 	logLevel string
 	auth     authFlags    // sign-in and TLS (serve_auth.go)
 	interop  interopFlags // HL7, launch, FHIR, outbox (serve_interop.go)
+	network  string       // network configuration file (serve_network.go)
+	aidNATS  string       // mutual aid's NATS URL (serve_aid.go)
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
@@ -36,6 +38,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	c.auth.flags(fs)
 	c.interop.flags(fs)
+	networkFlag(fs, &c.network)
+	aidFlag(fs, &c.aidNATS)
 }
 
 func (c *serveConfig) dsn() string {
@@ -65,7 +69,9 @@ func init() {
 		if err != nil {
 			return err
 		}
-		db, err := sqlstore.Open(ctx, cfg.dsn(), sqlstore.Options{Site: cfg.site, Log: log})
+		// An older schema is migrated only after a verified snapshot
+		// (relais upgrade, cmd/relais/upgrade.go).
+		db, err := openServing(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
@@ -84,6 +90,14 @@ func services(db *sqlstore.DB) web.Services {
 // serve listens on cfg.addr until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logger, announce func(url string)) error {
 	srv := web.New(db.Site, services(db), log)
+	// The clients seen and the API versions they sent, written every
+	// minute, for relais upgrade check (cmd/relais/upgrade.go).
+	clients := sqlstore.NewClientLog(db)
+	srv.Clients = clients
+	clientsCtx, stopClients := context.WithCancel(context.Background())
+	clientsDone := make(chan struct{})
+	go func() { clients.Run(clientsCtx, time.Minute); close(clientsDone) }()
+	defer func() { stopClients(); <-clientsDone }()
 	// The site's key signs checkpoints of the journal every ten minutes and
 	// at shutdown, so that an inspector can verify the chain later with the
 	// public key alone (docs/audit.md).
@@ -106,6 +120,16 @@ func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logg
 		return err
 	}
 	defer stopInterop()
+	stopNetwork, err := startNetwork(ctx, cfg.network, cfg.data, db, key, log)
+	if err != nil {
+		return err
+	}
+	defer stopNetwork()
+	stopAid, err := startAid(ctx, cfg.aidNATS, db, log)
+	if err != nil {
+		return err
+	}
+	defer stopAid()
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.addr, err)

@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Foundation: the local site, sites of the network, accounts, and the journal.
 
 CREATE TABLE meta (

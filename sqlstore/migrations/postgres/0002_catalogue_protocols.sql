@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Catalogue (drugs, products, diluents, stability) and the protocol library.
 -- Small lists always read with their row (a product's stability entries, a
 -- diluent's bag volumes, a version's content and events) are JSON text

@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Treatments, cycle prescriptions and their lines. Days of administration,
 -- checks and the measurements used are small documents always read with their
 -- prescription: they are JSON text columns. Lines have their own table: the

@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Signed checkpoints of the journal chain: "entry seq of site's chain has
 -- hash", signed with the site's ed25519 key (journal.Checkpoint). Writing one
 -- is not a change of state and is not journaled: it vouches for the journal.

@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Pharmacy production: preparations, leftover vials, the register, stock, dispensing, administration, billing.
 -- Small documents always read with their row (a preparation's plan and
 -- sign-offs, an administration's incidents, an entry's annotations) are JSON

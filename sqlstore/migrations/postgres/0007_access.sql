@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Access: lock-out, sessions, password-reset links, passkeys, single sign-on
 -- identities, API tokens, the access log and break-the-glass accesses.
 -- Secrets (session ids, reset links, API tokens) are kept as SHA-256 hashes only.

@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Foundation: the local site, sites of the network, accounts, and the journal.
 -- Times are TEXT in UTC, 2006-01-02T15:04:05.000000Z (sortable); booleans are 0/1.
 

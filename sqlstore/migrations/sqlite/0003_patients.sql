@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Patients: identity, INS, measurements, allergies, sharing, notes.
 -- Nothing here is ever deleted: merges, identifier changes and voiding are
 -- transitions (columns set, rows added), recorded in the journal.

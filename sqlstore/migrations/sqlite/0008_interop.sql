@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Interoperability: the inbound HL7 log, the outbox of documents sent to
 -- EHRs and MSSanté mailboxes, and the used launch tokens. None of these is
 -- journaled: the changes they cause (patients created, merged…) are, in the

@@ -1,3 +1,4 @@
+-- relais: reversible (it only creates tables, indexes and triggers: no existing row or column is changed)
 -- Business continuity: standby nodes, crisis mode, reintegration.
 -- See docs/continuity.md.
 
