@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"time"
 
 	"github.com/relais-onco/relais/demo"
 	"github.com/relais-onco/relais/sqlstore"
@@ -17,8 +19,34 @@ func init() {
 		fs := newFlags("demo", stderr)
 		cfg.flags(fs, filepath.Join(os.TempDir(), "relais-demo"))
 		noServe := fs.Bool("no-serve", false, "create the demo database, print its path, and exit")
+		scale := fs.String("scale", "small", "`small`: one site, 40 patients, served; region: the whole region's history, one database per site in --data DIR/<site>/relais.db (or the one --site into --db), not served (docs/scale.md)")
+		var region demo.RegionRun
+		fs.Uint64Var(&region.Seed, "seed", 1, "region: the `N` that makes the same region again")
+		fs.IntVar(&region.Years, "years", 10, "region: `YEARS` of history ending --today")
+		fs.IntVar(&region.Sites, "sites", len(demo.RegionSites), "region: how many `SITES` of the region, from the university hospital")
+		fs.Float64Var(&region.Fraction, "fraction", 1, "region: `F` × the region's 2,000 new patients a year (0.01 for a quick run)")
+		today := fs.String("today", "", "region: the last `DATE` of the history, YYYY-MM-DD (default: today); part of what --seed reproduces")
+		fs.IntVar(&region.Parallel, "parallel", runtime.GOMAXPROCS(0), "region: sites generated at the same time (`N`)")
 		if err := fs.Parse(args); err != nil {
 			return err
+		}
+		if *scale == "region" {
+			region.Data, region.DSN, region.Only = cfg.data, cfg.db, cfg.site
+			if region.Fraction <= 0 {
+				return fmt.Errorf("--fraction: %g: give a positive fraction of the region (0.01 for a quick run, 1 for the whole region)", region.Fraction)
+			}
+			region.Today = time.Now().UTC()
+			if *today != "" {
+				t, err := time.Parse(time.DateOnly, *today)
+				if err != nil {
+					return fmt.Errorf("--today: %q is not a date: write it as YYYY-MM-DD", *today)
+				}
+				region.Today = t
+			}
+			_, err := demo.RunRegion(ctx, region, stdout, stderr)
+			return err
+		} else if *scale != "small" {
+			return fmt.Errorf("--scale: %q is not small or region", *scale)
 		}
 		if cfg.site == "" {
 			cfg.site = demo.MainSite.ID
