@@ -279,10 +279,14 @@ func ProposeCompounding(in PlanInput) CompoundingPlan {
 	}
 
 	// 3. Volumes, rounded; the dose actually drawn.
-	if !roundDraws(&plan, StepCoarseML) {
+	if ok, zero := roundDraws(&plan, StepCoarseML); !ok {
 		coarse := plan.DeviationPercent
-		if roundDraws(&plan, StepFineML) {
+		if ok, zeroFine := roundDraws(&plan, StepFineML); ok && zero {
+			note("rounded to 0.1 mL one draw would be 0 mL (a vial opened for nothing, a volume no one can record): volumes are rounded to 0.01 mL (1 mL syringe graduated in 0.01 mL)")
+		} else if ok {
 			note("rounded to 0.1 mL the dose drawn would be %+.2f %% off: volumes are rounded to 0.01 mL (1 mL syringe graduated in 0.01 mL)", coarse)
+		} else if zeroFine {
+			block("one draw would be less than 0.005 mL, which no syringe measures: dilute the vial first or ask the prescriber to round the dose")
 		} else {
 			block("the volumes cannot be measured closely enough: rounded to 0.01 mL the dose drawn is %s %s, %+.2f %% from %s %s (at most ±%s %% allowed): dilute the vial first or ask the prescriber to round the dose",
 				num(round(plan.DrawnQuantity, 4)), in.Unit, plan.DeviationPercent, num(in.Dose), in.Unit, num(DrawTolerancePercent))
@@ -456,7 +460,10 @@ func chooseVials(kinds []Product, need float64) []Product {
 
 // roundDraws rounds the partial draws' volumes to step and computes the
 // dose drawn; it reports whether the deviation is within tolerance.
-func roundDraws(plan *CompoundingPlan, step float64) bool {
+// roundDraws rounds each partial draw to the syringe's step and reports
+// whether the dose drawn stays within tolerance and no partial draw rounds
+// to 0 mL (zero: such a draw cannot be measured nor recorded).
+func roundDraws(plan *CompoundingPlan, step float64) (ok, zero bool) {
 	plan.StepML = step
 	decimals := 1
 	if step < 0.1 {
@@ -474,6 +481,7 @@ func roundDraws(plan *CompoundingPlan, step float64) bool {
 			}
 			d.VolumeML = v
 			d.Quantity = round(v*d.Concentration, 6)
+			zero = zero || v <= 0
 		}
 		total += d.Quantity
 		vol += d.VolumeML
@@ -481,7 +489,7 @@ func roundDraws(plan *CompoundingPlan, step float64) bool {
 	plan.DrawnQuantity = round(total, 6)
 	plan.DrugVolumeML = round(vol, 2)
 	plan.DeviationPercent = round((total-plan.Dose)/plan.Dose*100, 3)
-	return math.Abs(plan.DeviationPercent) <= DrawTolerancePercent+1e-9
+	return !zero && math.Abs(plan.DeviationPercent) <= DrawTolerancePercent+1e-9, zero
 }
 
 func productsUsed(draws []Draw, byID map[ID]Product) []Product {

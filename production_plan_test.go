@@ -116,6 +116,17 @@ func TestProposeCompounding(t *testing.T) {
 			drawn: 57, step: 0.1, wasteMg: 19, final: 28.5, conc: 2, newVials: 1, stabHours: 24, leftChecks: 4,
 		},
 		{
+			// Doxorubicin 50.08 mg: {50 mg, 10 mg} vials (least waste);
+			// the remainder, 0.08 mg = 0.04 mL, would round to 0 mL at
+			// 0.1 mL while the total stays within tolerance (−0.16 %): a
+			// vial opened for nothing and a volume no one can record.
+			// Volumes go to 0.01 mL instead.
+			name:  "a small remainder is measured, never a 0 mL draw",
+			in:    PlanInput{Dose: 50.08, Unit: "mg", Products: []Product{doxo10, doxo50}, At: planAt},
+			draws: []wantDraw{{"", doxo50.ID, 25, 50}, {"", doxo10.ID, 0.04, 0.08}}, drawn: 50.08, step: 0.01, wasteMg: 9.92,
+			final: 25.04, conc: 2, newVials: 2, stabHours: 24, noteHas: "0 mL",
+		},
+		{
 			// A leftover covers the whole dose: 12 mg of its 20 mg = 6 mL;
 			// no new vial, no waste.
 			name: "leftover alone",
