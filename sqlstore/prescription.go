@@ -733,53 +733,54 @@ func (db *DB) CancelPrescription(ctx context.Context, prescriptionID relais.ID, 
 // ValidationQueue lists the days with lines waiting for a pharmacist:
 // signed prescriptions whose day has its OK-to-treat, and lines proposed.
 func (db *DB) ValidationQueue(ctx context.Context) ([]relais.QueueItem, error) {
-	var out []relais.QueueItem
+	out := []relais.QueueItem{}
 	err := db.Read(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(`SELECT DISTINCT p.id FROM prescription p JOIN prescription_line l ON l.prescription_id = p.id
-			WHERE p.status = 'signed' AND l.status = 'proposed' ORDER BY p.id`)
+		// One query counts the proposed lines per day; only the days'
+		// OK-to-treat are decoded, not whole prescriptions (the queue is
+		// read all day by every pharmacist: measured by relais load).
+		rows, err := tx.Query(`SELECT p.id, p.patient_id, p.regimen, p.cycle, p.days, l.day, count(*)
+			FROM prescription p JOIN prescription_line l ON l.prescription_id = p.id
+			WHERE p.status = 'signed' AND l.status = 'proposed'
+			GROUP BY p.id, p.patient_id, p.regimen, p.cycle, p.days, l.day ORDER BY p.id, l.day`)
 		if err != nil {
 			return err
 		}
-		var ids []relais.ID
+		defer rows.Close()
+		var patients []relais.ID
+		days := map[relais.ID][]relais.PrescriptionDay{}
 		for rows.Next() {
-			var id relais.ID
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
+			var it relais.QueueItem
+			var daysJSON string
+			if err := rows.Scan(&it.PrescriptionID, &it.PatientID, &it.Regimen, &it.Cycle, &daysJSON, &it.Day, &it.Lines); err != nil {
 				return err
 			}
-			ids = append(ids, id)
+			ds, ok := days[it.PrescriptionID]
+			if !ok {
+				if err := fromJSONText(daysJSON, &ds); err != nil {
+					return fmt.Errorf("prescription %s: days: %w", it.PrescriptionID, err)
+				}
+				days[it.PrescriptionID] = ds
+			}
+			for _, d := range ds {
+				if d.Day == it.Day && d.OKToTreat != nil {
+					it.Date = d.Date
+					out = append(out, it)
+					patients = append(patients, it.PatientID)
+				}
+			}
 		}
-		rows.Close()
-		for _, id := range ids {
-			p, err := prescriptionByID(tx, id)
-			if err != nil {
-				return err
-			}
-			patient, err := patientByID(tx, p.PatientID)
-			if err != nil {
-				return err
-			}
-			for _, d := range p.Days {
-				if d.OKToTreat == nil {
-					continue
-				}
-				n := 0
-				for _, l := range p.Lines {
-					if l.Day == d.Day && l.Status == relais.LineProposed {
-						n++
-					}
-				}
-				if n > 0 {
-					out = append(out, relais.QueueItem{PrescriptionID: p.ID, PatientID: p.PatientID, PatientName: patient.DisplayName(),
-						Regimen: p.Regimen, Cycle: p.Cycle, Day: d.Day, Date: d.Date, Lines: n})
-				}
-			}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		names, err := patientNames(tx, patients)
+		if err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].PatientName = names[out[i].PatientID].DisplayName()
 		}
 		return nil
 	})
-	if out == nil {
-		out = []relais.QueueItem{}
-	}
 	return out, err
 }
 
