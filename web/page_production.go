@@ -312,6 +312,10 @@ type preparationView struct {
 	Lots           map[relais.ID][]relais.StockLot // product → lots in stock, for the record form
 	Administration *relais.Administration
 	Today          relais.Date
+	// Hood and Assignment say where and when a compounded preparation is
+	// planned (nil when it is not assigned, or the site has no hoods).
+	Hood       *relais.Hood
+	Assignment *relais.HoodAssignment
 }
 
 func (s *Server) loadPreparation(r *http.Request) (*preparationView, error) {
@@ -342,6 +346,19 @@ func (s *Server) loadPreparation(r *http.Request) (*preparationView, error) {
 				return nil, err
 			}
 			v.Lots[d.ProductID] = lots
+		}
+	}
+	if s.Hoods != nil && pr.Mode == relais.ModeCompounded {
+		as, err := s.Hoods.HoodAssignments(ctx, []relais.ID{pr.ID})
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := as[pr.ID]; ok {
+			h, err := s.Hoods.Hood(ctx, a.HoodID)
+			if err != nil {
+				return nil, err
+			}
+			v.Hood, v.Assignment = &h, &a
 		}
 	}
 	if pr.Status == relais.PrepAdministered || pr.Status == relais.PrepNotAdministered {

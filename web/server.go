@@ -114,6 +114,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // Handler returns the server's handler with its middleware.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.mux
+	h = s.pageVersion(h) // stale.go: writes from a page of another Relais are refused
 	h = s.clientVersion(h)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
