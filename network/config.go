@@ -33,6 +33,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/relais-onco/relais"
 	"github.com/relais-onco/relais/journal"
 )
@@ -51,8 +53,13 @@ type Config struct {
 	// data directory's "nats" folder).
 	StoreDir string `json:"store_dir,omitempty"`
 	// Credentials is a NATS credentials file (.creds) for the hub's leaf
-	// connection, when the hub requires one.
+	// connection, when the hub runs in JWT (operator) mode.
 	Credentials string `json:"credentials,omitempty"`
+	// LeafSeedFile is the file holding this site's NATS nkey seed ("SU…",
+	// made by `relais hub --new-leaf-key`): the leaf connection
+	// authenticates with it into this site's own account on the hub, whose
+	// public half is this site's leaf_nkey below.
+	LeafSeedFile string `json:"leaf_seed_file,omitempty"`
 	// TLS of the connection to the hub.
 	TLS *TLSFiles `json:"tls,omitempty"`
 	// Sites are the sites of the network, this one included.
@@ -74,6 +81,10 @@ type SiteConfig struct {
 	// PublicKey is the site's journal checkpoint key (ed25519, base64, as
 	// `relais keys show` prints it): it verifies what the site sends.
 	PublicKey string `json:"public_key"`
+	// LeafNkey is the public NATS user nkey ("U…") the site's leaf node
+	// authenticates with: the hub (`relais hub --network`) makes it the
+	// only user of the site's account. Empty on a hub without accounts.
+	LeafNkey string `json:"leaf_nkey,omitempty"`
 }
 
 var siteIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
@@ -106,8 +117,24 @@ func (c Config) Check() error {
 	if c.TLS != nil && c.TLS.CA == "" {
 		errs = append(errs, relais.Invalid(op, "tls.ca", "name the PEM file of the hub's certificate authority"))
 	}
-	seen := map[string]bool{}
+	if c.Credentials != "" && c.LeafSeedFile != "" {
+		errs = append(errs, relais.Invalid(op, "leaf_seed_file", "give either credentials (a hub in JWT mode) or leaf_seed_file (a hub with one account per site, docs/network.md), not both"))
+	}
+	errs = append(errs, c.checkSites(op)...)
 	self := false
+	for _, s := range c.Sites {
+		self = self || s.ID == c.Site
+	}
+	if !self {
+		errs = append(errs, relais.Invalid(op, "sites", "this site (%q) is not among the sites", c.Site))
+	}
+	return relais.Errors(op, errs)
+}
+
+// checkSites validates the sites list (ids, names, kinds, keys).
+func (c Config) checkSites(op string) []error {
+	var errs []error
+	seen := map[string]bool{}
 	for i, s := range c.Sites {
 		f := fmt.Sprintf("sites[%d]", i)
 		if !siteIDRe.MatchString(s.ID) {
@@ -117,7 +144,6 @@ func (c Config) Check() error {
 			errs = append(errs, relais.Invalid(op, f+".id", "site %q is listed twice", s.ID))
 		}
 		seen[s.ID] = true
-		self = self || s.ID == c.Site
 		if strings.TrimSpace(s.Name) == "" {
 			errs = append(errs, relais.Invalid(op, f+".name", "give site %q its name", s.ID))
 		}
@@ -127,11 +153,11 @@ func (c Config) Check() error {
 		if _, err := journal.ParsePublicKey(s.PublicKey); err != nil {
 			errs = append(errs, relais.Invalid(op, f+".public_key", "site %q: %v (print it with `relais keys show` at that site)", s.ID, err))
 		}
+		if s.LeafNkey != "" && !nkeys.IsValidPublicUserKey(s.LeafNkey) {
+			errs = append(errs, relais.Invalid(op, f+".leaf_nkey", "site %q: %q is not a public NATS user nkey (\"U…\", printed by `relais hub --new-leaf-key` at that site)", s.ID, s.LeafNkey))
+		}
 	}
-	if !self {
-		errs = append(errs, relais.Invalid(op, "sites", "this site (%q) is not among the sites", c.Site))
-	}
-	return relais.Errors(op, errs)
+	return errs
 }
 
 func (c Config) key(site string) (ed25519.PublicKey, bool) {

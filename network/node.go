@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/relais-onco/relais"
 	"github.com/relais-onco/relais/journal"
@@ -118,7 +120,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	connOpts := []nats.Option{nats.Name("relais-" + o.Config.Site), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
-		nats.RetryOnFailedConnect(true)}
+		nats.RetryOnFailedConnect(true), nats.CustomInboxPrefix(InboxPrefix(o.Config.Site))}
 	url := o.Config.NATSURL
 	if url == "" {
 		srv, err := n.embed(o)
@@ -181,12 +183,27 @@ func (n *Node) embed(o Options) (*server.Server, error) {
 			return nil, relais.E(op, relais.KindInvalid, relais.Field("tls"), "the hub's TLS files cannot be read", err)
 		}
 	}
+	var seed string
+	if f := o.Config.LeafSeedFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, relais.E(op, relais.KindInvalid, relais.Field("leaf_seed_file"), "cannot read the site's leaf nkey seed", err)
+		}
+		seed = strings.TrimSpace(string(b))
+		if kp, err := nkeys.FromSeed([]byte(seed)); err != nil {
+			return nil, relais.Invalid(op, "leaf_seed_file", "%s does not hold a NATS user nkey seed (\"SU…\", made by `relais hub --new-leaf-key`)", f)
+		} else if pub, _ := kp.PublicKey(); !strings.HasPrefix(pub, "U") {
+			return nil, relais.Invalid(op, "leaf_seed_file", "%s holds a %c… key, not a user key (\"SU…\")", f, pub[0])
+		} else if want := n.siteLeafNkey(); want != "" && want != pub {
+			return nil, relais.Invalid(op, "leaf_seed_file", "the seed in %s is the key %s, but the network configuration gives %s as this site's leaf_nkey: the hub would refuse it", f, pub, want)
+		}
+	}
 	for _, h := range o.Config.Hub {
 		u, err := url.Parse(h)
 		if err != nil {
 			return nil, relais.Invalid(op, "hub", "%q is not a URL: %v", h, err)
 		}
-		r := &server.RemoteLeafOpts{URLs: []*url.URL{u}, Credentials: o.Config.Credentials}
+		r := &server.RemoteLeafOpts{URLs: []*url.URL{u}, Credentials: o.Config.Credentials, Nkey: seed}
 		if tlsConf != nil {
 			r.TLS, r.TLSConfig = true, tlsConf.Clone()
 			r.TLSConfig.ServerName = u.Hostname()
@@ -203,6 +220,16 @@ func (n *Node) embed(o Options) (*server.Server, error) {
 		return nil, relais.E(op, relais.KindUnavailable, "the embedded NATS node did not start in 15 s")
 	}
 	return srv, nil
+}
+
+// siteLeafNkey is this site's leaf_nkey in the configuration.
+func (n *Node) siteLeafNkey() string {
+	for _, s := range n.cfg.Sites {
+		if s.ID == n.cfg.Site {
+			return s.LeafNkey
+		}
+	}
+	return ""
 }
 
 // saveSites records the network's sites in the database (journaled), so a
@@ -253,7 +280,11 @@ func (n *Node) ensureStreams(ctx context.Context) error {
 	}
 	var sources []*jetstream.StreamSource
 	for _, o := range n.cfg.others() {
-		sources = append(sources, &jetstream.StreamSource{Name: outStream(o), FilterSubject: "relais.share." + o + "." + site + ".>", Domain: o})
+		// Through o's JetStream domain, delivered on relais.deliver.<o>.<site>:
+		// on a hub with one account per site (HubConfig) that is all this
+		// site's account may create and receive of o's stream.
+		sources = append(sources, &jetstream.StreamSource{Name: outStream(o), FilterSubject: shareFilter(o, site),
+			External: &jetstream.ExternalStream{APIPrefix: "$JS." + o + ".API", DeliverPrefix: DeliverPrefix(o, site)}})
 	}
 	if _, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        inStream(site),

@@ -1,0 +1,226 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
+
+	"github.com/relais-onco/relais"
+)
+
+// The hub gives each site its own NATS account (named by the site id),
+// whose only user is the site's leaf nkey (SiteConfig.LeafNkey). Nothing
+// crosses from one account to another but what the accounts export to
+// each other, pair by pair (see HubConfig): an account sees no subject of
+// another unless it was exported to it by name.
+
+// DeliverPrefix is the subject prefix on which site from's stream delivers
+// what it shares with site to, when to's inbound stream sources it: the hub
+// exports relais.deliver.<from>.<to>.> from from's account to to's only.
+func DeliverPrefix(from, to string) string { return "relais.deliver." + from + "." + to }
+
+// InboxPrefix is the inbox prefix of a site's connection to its leaf node
+// (reply subjects, and the deliveries of the consumers it makes on other
+// sites' protocol buckets): the hub exports relais.inbox.<site>.> from
+// every other account to the site's only.
+func InboxPrefix(site string) string { return "relais.inbox." + site }
+
+// protocolsStream is the stream behind the harmonisation bucket
+// (harmonize.Bucket, "relais-protocols") of each site's domain.
+const protocolsStream = "KV_relais-protocols"
+
+// HubOptions shape the hub's server configuration.
+type HubOptions struct {
+	Name   string // server name (default relais-hub-<domain>)
+	Domain string // the hub's JetStream domain (default "hub")
+	Listen string // client HOST:PORT (default 127.0.0.1:4222)
+	Leaf   string // leaf-node HOST:PORT (default 127.0.0.1:7422)
+	Store  string // JetStream store directory (default relais-hub)
+	// TLS of the leaf-node listener: certificate, key, and the CA the
+	// sites' client certificates must chain to (mutual TLS when set).
+	TLSCert, TLSKey, TLSCA string
+}
+
+// HubConfig renders the nats-server configuration of the hub of the
+// network whose sites c lists: one account per site, authenticated by the
+// site's leaf nkey, with exactly these crossings, for every pair of sites
+// X (owner) and Y (reader):
+//
+//   - Y may create, in X's JetStream domain, only consumers of X's
+//     outbound stream filtered on relais.share.X.Y.> (what X addresses to
+//     Y), and receives their deliveries on relais.deliver.X.Y.>;
+//   - Y may answer flow control of X's streams ($JS.FC.RELAIS_OUT_X.>);
+//   - Y may publish mutual-aid messages relais.aid.Y.X.> into X's account
+//     (never as another sender: Y has no import of relais.aid.Z.X);
+//   - Y may read X's protocol bucket (stream KV_relais-protocols: info,
+//     consumers, deliveries on Y's own inbox prefix).
+//
+// What a site publishes on any other subject stays in its account. The
+// same text is what `relais hub --network FILE` runs and what
+// `relais hub --print-config` prints for an IT running its own nats-server.
+func HubConfig(c Config, o HubOptions) (string, error) {
+	const op = "network.hub"
+	errs := c.checkSites(op)
+	if len(c.Sites) < 2 {
+		errs = append(errs, relais.Invalid(op, "sites", "a hub needs the network's sites (at least two), each with its leaf_nkey"))
+	}
+	for i, s := range c.Sites {
+		if s.LeafNkey == "" {
+			errs = append(errs, relais.Invalid(op, fmt.Sprintf("sites[%d].leaf_nkey", i),
+				"site %q has no leaf_nkey: the site makes its key pair with `relais hub --new-leaf-key` and sends the public key (\"U…\") to the hub's IT", s.ID))
+		}
+		if strings.EqualFold(s.ID, "SYS") || strings.HasPrefix(s.ID, "$") {
+			errs = append(errs, relais.Invalid(op, fmt.Sprintf("sites[%d].id", i), "%q is reserved by NATS", s.ID))
+		}
+	}
+	if err := relais.Errors(op, errs); err != nil {
+		return "", err
+	}
+	if o.Domain == "" {
+		o.Domain = "hub"
+	}
+	if o.Name == "" {
+		o.Name = "relais-hub-" + o.Domain
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:4222"
+	}
+	if o.Leaf == "" {
+		o.Leaf = "127.0.0.1:7422"
+	}
+	if o.Store == "" {
+		o.Store = "relais-hub"
+	}
+	for _, hp := range []struct{ flag, v string }{{"listen", o.Listen}, {"leaf", o.Leaf}} {
+		if _, p, err := net.SplitHostPort(hp.v); err != nil {
+			return "", relais.Invalid(op, hp.flag, "%q: want HOST:PORT", hp.v)
+		} else if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+			return "", relais.Invalid(op, hp.flag, "%q: the port is not a number from 0 to 65535", hp.v)
+		}
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") || (o.TLSCA != "" && o.TLSCert == "") {
+		return "", relais.Invalid(op, "tls", "give the leaf listener's certificate and key together (and the CA only with them)")
+	}
+	sites := append([]SiteConfig(nil), c.Sites...)
+	sort.Slice(sites, func(i, j int) bool { return sites[i].ID < sites[j].ID })
+
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("# Relais regional hub: one NATS account per site (docs/network.md).\n")
+	w("# Generated by `relais hub --print-config` from the network's sites; regenerate it\n")
+	w("# when a site joins, leaves or changes its leaf_nkey, then reload nats-server.\n\n")
+	w("server_name: %s\n", q(o.Name))
+	w("listen: %s\n\n", q(o.Listen))
+	w("jetstream {\n  domain: %s\n  store_dir: %s\n  sync_interval: always\n}\n\n", q(o.Domain), q(o.Store))
+	w("leafnodes {\n  listen: %s\n", q(o.Leaf))
+	if o.TLSCert != "" {
+		w("  tls {\n    cert_file: %s\n    key_file: %s\n", q(o.TLSCert), q(o.TLSKey))
+		if o.TLSCA != "" {
+			w("    ca_file: %s\n    verify: true\n", q(o.TLSCA))
+		}
+		w("    timeout: 5\n  }\n")
+	}
+	w("}\n\naccounts {\n")
+	for _, x := range sites {
+		w("  # %s (%s)\n", x.ID, x.Name)
+		w("  %s: {\n", q(x.ID))
+		w("    users: [ { nkey: %s } ]\n", q(x.LeafNkey))
+		w("    exports: [\n")
+		for _, y := range sites {
+			if y.ID == x.ID {
+				continue
+			}
+			to := "[" + q(y.ID) + "]"
+			w("      # to %s: what %s shares with it; %s's mutual-aid messages to %s; its inbox\n", y.ID, x.ID, y.ID, x.ID)
+			w("      { service: %s, accounts: %s }\n", q(consumerCreate(x.ID, outStream(x.ID), shareFilter(x.ID, y.ID))), to)
+			w("      { stream: %s, accounts: %s }\n", q(DeliverPrefix(x.ID, y.ID)+".>"), to)
+			w("      { service: %s, accounts: %s }\n", q("relais.aid."+y.ID+"."+x.ID+".>"), to)
+			w("      { stream: %s, accounts: %s }\n", q(InboxPrefix(y.ID)+".>"), to)
+		}
+		others := "[" + strings.Join(quoted(sites, x.ID), ", ") + "]"
+		w("      # to every other site: flow control of %s's streams, its protocol bucket\n", x.ID)
+		w("      { service: %s, accounts: %s }\n", q("$JS.FC."+outStream(x.ID)+".>"), others)
+		w("      { service: %s, accounts: %s }\n", q("$JS."+x.ID+".API.STREAM.INFO."+protocolsStream), others)
+		w("      { service: %s, accounts: %s }\n", q("$JS."+x.ID+".API.CONSUMER.CREATE."+protocolsStream+".>"), others)
+		w("      { service: %s, accounts: %s }\n", q("$JS."+x.ID+".API.CONSUMER.DELETE."+protocolsStream+".>"), others)
+		w("    ]\n    imports: [\n")
+		for _, y := range sites {
+			if y.ID == x.ID {
+				continue
+			}
+			from := q(y.ID)
+			w("      # from %s\n", y.ID)
+			w("      { service: { account: %s, subject: %s } }\n", from, q(consumerCreate(y.ID, outStream(y.ID), shareFilter(y.ID, x.ID))))
+			w("      { stream: { account: %s, subject: %s } }\n", from, q(DeliverPrefix(y.ID, x.ID)+".>"))
+			w("      { service: { account: %s, subject: %s } }\n", from, q("relais.aid."+x.ID+"."+y.ID+".>"))
+			w("      { stream: { account: %s, subject: %s } }\n", from, q(InboxPrefix(x.ID)+".>"))
+			w("      { service: { account: %s, subject: %s } }\n", from, q("$JS.FC."+outStream(y.ID)+".>"))
+			w("      { service: { account: %s, subject: %s } }\n", from, q("$JS."+y.ID+".API.STREAM.INFO."+protocolsStream))
+			w("      { service: { account: %s, subject: %s } }\n", from, q("$JS."+y.ID+".API.CONSUMER.CREATE."+protocolsStream+".>"))
+			w("      { service: { account: %s, subject: %s } }\n", from, q("$JS."+y.ID+".API.CONSUMER.DELETE."+protocolsStream+".>"))
+		}
+		w("    ]\n  }\n")
+	}
+	w("}\n")
+	return b.String(), nil
+}
+
+// HubServerOptions are the options of an in-process hub running
+// HubConfig(c, o): what `relais hub --network FILE` starts.
+func HubServerOptions(c Config, o HubOptions) (*server.Options, error) {
+	text, err := HubConfig(c, o)
+	if err != nil {
+		return nil, err
+	}
+	opts := &server.Options{}
+	if err := opts.ProcessConfigString(text); err != nil {
+		return nil, relais.E("network.hub", relais.KindInvalid, "the generated hub configuration is refused by nats-server", err)
+	}
+	opts.NoSigs = true
+	return opts, nil
+}
+
+// NewLeafKey makes a site's leaf key pair: the seed (kept at the site,
+// in the file its leaf_seed_file names) and the public key (its leaf_nkey
+// in the network configuration, given to the hub's IT).
+func NewLeafKey() (seed, public string, err error) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return "", "", err
+	}
+	s, err := kp.Seed()
+	if err != nil {
+		return "", "", err
+	}
+	p, err := kp.PublicKey()
+	if err != nil {
+		return "", "", err
+	}
+	return string(s), p, nil
+}
+
+// shareFilter is what owner shares with reader.
+func shareFilter(owner, reader string) string { return "relais.share." + owner + "." + reader + ".>" }
+
+// consumerCreate is the JetStream API subject creating, in domain's
+// JetStream, a consumer of stream filtered on filter (any consumer name).
+func consumerCreate(domain, stream, filter string) string {
+	return "$JS." + domain + ".API.CONSUMER.CREATE." + stream + ".*." + filter
+}
+
+func q(s string) string { return strconv.Quote(s) }
+
+func quoted(sites []SiteConfig, except string) []string {
+	var out []string
+	for _, s := range sites {
+		if s.ID != except {
+			out = append(out, q(s.ID))
+		}
+	}
+	return out
+}
