@@ -88,10 +88,13 @@ func (in *ShareInput) Normalize(op string, now time.Time) error {
 // patient's care is shared with: the patient's identity (for matching), its
 // treatments, cycle prescriptions with their doses, preparations,
 // administrations, the notes marked shareable, and the shares themselves
-// (so the receiving site knows when a share is revoked). Measurements,
-// allergies outside the identity image, stock, register and billing stay
-// at the site.
-var SharedEntities = []string{"patient", "treatment", "prescription", "preparation", "administration", "note", "network_share"}
+// (so the receiving site knows when a share is revoked), and the mutual-aid
+// transfers of its preparations (issue 12: every hand-over, preparation,
+// shipment and receipt is visible on the patient's network timeline).
+// Measurements, allergies outside the identity image, stock, register and
+// billing stay at the site; so do mutual-aid agreements (they name no
+// patient).
+var SharedEntities = []string{"patient", "treatment", "prescription", "preparation", "administration", "note", "network_share", "aid_transfer"}
 
 // RemoteEvent is a journal entry received from another site, kept as it
 // came (read-only).
@@ -226,7 +229,7 @@ func SharedPatientOf(entity string, entityID ID, after []byte) (patient ID, toSi
 	switch entity {
 	case "patient":
 		return entityID, "", true
-	case "treatment", "prescription", "preparation", "administration", "note", "network_share":
+	case "treatment", "prescription", "preparation", "administration", "note", "network_share", "aid_transfer":
 	default:
 		return "", "", false
 	}
@@ -246,7 +249,8 @@ func SharedPatientOf(entity string, entityID ID, after []byte) (patient ID, toSi
 
 // EntrySummary is what a network timeline shows of an entry: a few fields
 // of its after-image (a prescription's lines with their doses, a
-// preparation's dose, an administration's outcome, a note's text), kept
+// preparation's dose, an administration's outcome, a note's text, a
+// mutual-aid transfer's drug, dose, sites and numbers), kept
 // small so that a long history across sites reads fast.
 type EntrySummary struct {
 	Status       string             `json:"status,omitempty"`
@@ -261,6 +265,11 @@ type EntrySummary struct {
 	Text         string             `json:"text,omitempty"`
 	ToSite       string             `json:"to_site,omitempty"`
 	Lines        []EntrySummaryLine `json:"lines,omitempty"`
+	// A mutual-aid transfer's sites and the support site's numbers.
+	RequesterSite  string `json:"requester_site,omitempty"`
+	SupportSite    string `json:"support_site,omitempty"`
+	RegisterNumber string `json:"register_number,omitempty"`
+	SlipNumber     string `json:"slip_number,omitempty"`
 }
 
 // EntrySummaryLine is a prescription line in an EntrySummary.

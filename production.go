@@ -447,6 +447,12 @@ type PreparationDossier struct {
 	Line         PrescriptionLine `json:"line"`
 	Drug         Drug             `json:"drug"`
 	Products     []Product        `json:"products"` // the products the plan and the vials name
+	// PreparedFor is the site this preparation was made for under a
+	// mutual-aid agreement, as its register entry says (issue 12), with
+	// its name as this site knows it (the id when the site is not
+	// recorded); nil for this site's own patients. The label then says
+	// "Préparé par … pour …".
+	PreparedFor *Site `json:"prepared_for,omitempty"`
 	// DataTime is the latest change among the rows shown: the documents'
 	// data time (the same data give the same bytes).
 	DataTime time.Time `json:"data_time"`

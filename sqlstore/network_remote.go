@@ -623,8 +623,11 @@ func patientEntriesQuery(cols, site string, family []relais.ID, after, upTo int6
 	var args []any
 	for _, e := range relais.SharedEntities {
 		sub := "SELECT id FROM " + e + " WHERE patient_id IN (%s)"
-		if e == "patient" {
+		switch e {
+		case "patient":
 			sub = "%s"
+		case "aid_transfer": // through its prescription: aid_transfer is indexed on prescription_id, not patient_id
+			sub = "SELECT id FROM aid_transfer WHERE prescription_id IN (SELECT id FROM prescription WHERE patient_id IN (%s))"
 		}
 		q, a := inList("SELECT "+cols+" FROM journal WHERE site = ? AND +seq > ? AND +seq <= ? AND entity = ? AND entity_id IN ("+sub+")",
 			family, site, after, upTo, e)

@@ -528,6 +528,34 @@ func (db *DB) RemakePreparation(ctx context.Context, id relais.ID) (relais.Prepa
 	return out, err
 }
 
+// preparedFor is the site a preparation was made for under mutual aid, as
+// its register entry says (written with the number, never changed), or nil.
+func preparedFor(tx *Tx, prepID relais.ID) (*relais.Site, error) {
+	var site string
+	err := tx.QueryRow("SELECT prepared_for FROM register_entry WHERE preparation_id = ? AND kind = 'preparation'", prepID).Scan(&site)
+	if err != nil {
+		if relais.ErrorKind(mapErr(err)) == relais.KindNotFound {
+			return nil, nil // no number yet
+		}
+		return nil, relais.E("production.dossier", mapErr(err))
+	}
+	if site == "" {
+		return nil, nil
+	}
+	s, err := siteByID(tx, site)
+	if relais.ErrorKind(err) == relais.KindNotFound {
+		return &relais.Site{ID: site, Name: site}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Name == "" {
+		s.Name = site
+	}
+	s.PublicKey = "" // not the documents' business
+	return &s, nil
+}
+
 // Dossiers reads, in one transaction, what the documents of these
 // preparations show.
 func (db *DB) Dossiers(ctx context.Context, ids []relais.ID) ([]relais.PreparationDossier, error) {
@@ -611,6 +639,9 @@ func dossier(tx *Tx, id relais.ID, presCache map[relais.ID]relais.Prescription, 
 		d.Products = append(d.Products, prod)
 	}
 	sort.Slice(d.Products, func(i, j int) bool { return d.Products[i].ID < d.Products[j].ID })
+	if d.PreparedFor, err = preparedFor(tx, p.ID); err != nil {
+		return d, err
+	}
 	d.DataTime = latest(p.UpdatedAt, pres.UpdatedAt, pat.UpdatedAt, drug.UpdatedAt)
 	for _, prod := range d.Products {
 		d.DataTime = latest(d.DataTime, prod.UpdatedAt)

@@ -632,10 +632,14 @@ func LabelData(d relais.PreparationDossier) (pdfdoc.LabelData, error) {
 	if p.Production.FinalVolumeML > 0 {
 		total = p.Production.FinalVolumeML
 	}
-	return pdfdoc.LabelData{PreparationID: string(p.ID), RegisterNumber: p.RegisterNumber, Category: pdfdoc.CategoryMagistral,
+	lb := pdfdoc.LabelData{PreparationID: string(p.ID), RegisterNumber: p.RegisterNumber, Category: pdfdoc.CategoryMagistral,
 		Cytotoxic: d.Drug.Cytotoxic, Patient: docPatient(d.Patient), INN: strings.ToUpper(p.INN), Dose: qty(p.Dose, p.Unit, "fr"),
 		TotalVolume: volume(total, p.Plan.StepML, "fr"), Vehicle: p.Plan.Vehicle, Route: p.Route, AdministrationDate: p.AdministrationDate,
-		PreparedAt: p.Production.At, Expiry: p.Expiry, Storage: p.Storage}, nil
+		PreparedAt: p.Production.At, Expiry: p.Expiry, Storage: p.Storage}
+	if d.PreparedFor != nil { // mutual aid (issue 12): "Préparé par … pour …", from the register entry
+		lb.PreparedFor = d.PreparedFor.Name
+	}
+	return lb, nil
 }
 
 // SlipData maps a delivery slip and its preparations to pdfdoc's slip.

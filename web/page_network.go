@@ -167,6 +167,15 @@ func entrySummary(e relais.NetworkEntry, p *page) string {
 		return img.Text
 	case "network_share":
 		return e.Action + " → " + img.ToSite
+	case "aid_transfer": // mutual aid (issue 12): drug, dose, state, sites, the support site's numbers
+		parts := []string{fmt.Sprintf("%s %s %s", img.INN, p.Num(img.Dose), img.Unit), p.T("aid.status." + img.Status),
+			p.Tf("net.aid.sites", img.SupportSite, img.RequesterSite)}
+		for _, n := range []string{img.RegisterNumber, img.SlipNumber} {
+			if n != "" {
+				parts = append(parts, n)
+			}
+		}
+		return strings.Join(parts, " · ")
 	}
 	return e.Action
 }

@@ -64,6 +64,7 @@ func LatencyChart(r Results) string {
 // benchmark exists, it says so.
 func ReplicationChart(r Results) string {
 	bySeries := map[string][][2]float64{}
+	var floor [][2]float64
 	for _, name := range lagBenchmarks(r) {
 		rate := rateOf(name)
 		if rate < 0 {
@@ -79,6 +80,9 @@ func ReplicationChart(r Results) string {
 			s = "lag"
 		}
 		bySeries[s] = append(bySeries[s], [2]float64{rate, v})
+		if f, ok := r[name]["p95-floor-ms"]; ok { // the bare JetStream floor measured beside it
+			floor = append(floor, [2]float64{rate, f})
+		}
 	}
 	var names []string
 	for n := range bySeries {
@@ -89,6 +93,9 @@ func ReplicationChart(r Results) string {
 	var series []Series
 	for i, n := range names {
 		series = append(series, toSeries(n, palette[i%len(palette)], false, bySeries[n]))
+	}
+	if len(floor) > 0 {
+		series = append(series, toSeries("bare JetStream A → hub → B (floor)", "#7f7f7f", true, floor))
 	}
 	return Chart("Replication lag against event rate", "events per second", "lag (ms)", series,
 		"not measured yet: no BenchmarkReplicationLag (network/) with rate-N sub-benchmarks in this run")
