@@ -264,13 +264,20 @@ func (c *stmtCache) get(q string) *sql.Stmt {
 	if st, ok := c.m[q]; ok {
 		return st
 	}
-	if len(c.m)+len(c.want) < maxStatements {
-		if c.want == nil {
-			c.want = map[string]bool{}
-		}
-		c.want[q] = true
-	}
+	c.wantLocked(q)
 	return nil
+}
+
+// wantLocked notes q to be prepared, within the cache's bound; c.mu held.
+func (c *stmtCache) wantLocked(q string) bool {
+	if _, ok := c.m[q]; ok || len(c.m)+len(c.want) >= maxStatements {
+		return false
+	}
+	if c.want == nil {
+		c.want = map[string]bool{}
+	}
+	c.want[q] = true
+	return true
 }
 
 // fill prepares the wanted statements on pool; call it with no transaction

@@ -12,12 +12,7 @@ func (db *DB) prepare(queries ...string) error {
 	c.mu.Lock()
 	missing := false
 	for _, query := range queries {
-		q := db.rebind(query)
-		if _, ok := c.m[q]; !ok {
-			if c.want == nil {
-				c.want = map[string]bool{}
-			}
-			c.want[q] = true
+		if c.wantLocked(db.rebind(query)) {
 			missing = true
 		}
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/relais-onco/relais"
 	"github.com/relais-onco/relais/pdfdoc"
@@ -233,7 +232,6 @@ func (s *Server) aidRoutes() {
 			if err != nil {
 				return doc{}, err
 			}
-			lb.PreparedFor = s.siteName(r.Context(), a, t.RequesterSite)
 			return doc{"Étiquette " + ds[0].Preparation.Display(), ds[0].DataTime, func(p *pdfdoc.Pack, st pdfdoc.Stamp) error {
 				lb.Stamp = st
 				return p.AddLabel(lb, size)
@@ -244,17 +242,3 @@ func (s *Server) aidRoutes() {
 
 var aidStatuses = map[relais.AidStatus]bool{relais.AidHandedOver: true, relais.AidAccepted: true, relais.AidInProduction: true,
 	relais.AidShipped: true, relais.AidReceived: true, relais.AidHandbackRequested: true, relais.AidHandedBack: true, relais.AidRefused: true}
-
-// siteName is a site's name as this site knows it (its id otherwise).
-func (s *Server) siteName(ctx context.Context, a AidStore, id string) string {
-	sites, err := a.Sites(ctx)
-	if err != nil {
-		return id
-	}
-	for _, x := range sites {
-		if x.ID == id && strings.TrimSpace(x.Name) != "" {
-			return x.Name
-		}
-	}
-	return id
-}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -22,16 +21,7 @@ func StartHub(t testing.TB, opts *server.Options) *Server {
 	o.LeafNode.Host, o.LeafNode.Port = "127.0.0.1", FreePort(t)
 	o.StoreDir = t.TempDir()
 	o.NoSigs, o.NoLog = true, true
-	s, err := server.NewServer(o)
-	if err != nil {
-		t.Fatalf("natstest: hub: %v", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("natstest: hub %s not ready", o.ServerName)
-	}
-	t.Cleanup(s.Shutdown)
-	return &Server{Server: s, LeafPort: o.LeafNode.Port}
+	return run(t, o)
 }
 
 // StartLeafNkey runs a site's leaf node (JetStream domain domain) that
@@ -54,14 +44,5 @@ func StartLeafNkey(t testing.TB, hub *Server, name, domain, seed string) *Server
 		NoLog:           true,
 	}
 	opts.LeafNode.Remotes = []*server.RemoteLeafOpts{{URLs: []*url.URL{u}, Nkey: seed}}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("natstest: leaf %s: %v", name, err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("natstest: leaf %s not ready", name)
-	}
-	t.Cleanup(s.Shutdown)
-	return &Server{Server: s}
+	return run(t, opts)
 }

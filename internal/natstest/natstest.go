@@ -66,13 +66,20 @@ func Start(t testing.TB, o Options) *Server {
 		}
 		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, &server.RemoteLeafOpts{URLs: []*url.URL{u}})
 	}
+	return run(t, opts)
+}
+
+// run starts a server from opts, waits until it takes connections, and
+// stops it when the test ends.
+func run(t testing.TB, opts *server.Options) *Server {
+	t.Helper()
 	s, err := server.NewServer(opts)
 	if err != nil {
-		t.Fatalf("natstest: %v", err)
+		t.Fatalf("natstest: %s: %v", opts.ServerName, err)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("natstest: server %s not ready", o.Name)
+		t.Fatalf("natstest: server %s not ready", opts.ServerName)
 	}
 	t.Cleanup(s.Shutdown)
 	return &Server{Server: s, LeafPort: opts.LeafNode.Port}
