@@ -62,6 +62,8 @@ type DB struct {
 
 	extra []migration // migrations a test injected (Options.extraMigrations)
 
+	backdate bool // Options.Backdate (backdate.go)
+
 	// afterCommit hooks run after a writing transaction commits (outbox,
 	// replication, cache invalidation); set them before serving.
 	hooksMu     sync.RWMutex
@@ -83,6 +85,10 @@ type Options struct {
 	// version: a pre-upgrade snapshot is restored at the schema it was
 	// taken at (see migrate.go). Zero brings the schema up to date.
 	MigrateTo int
+	// Backdate lets a history generator (`relais demo --scale region`)
+	// give each write the time carried by AsOf instead of the clock. Never
+	// set by `relais serve`: real work is always dated by the clock.
+	Backdate bool
 
 	// extraMigrations are appended after the embedded ones: tests inject
 	// a failing migration, or one that adds a field, through it.
@@ -131,7 +137,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Engine: engine, DSN: dsn, Log: opts.Log, extra: opts.extraMigrations}
+	db := &DB{Engine: engine, DSN: dsn, Log: opts.Log, extra: opts.extraMigrations, backdate: opts.Backdate}
 	if db.Log == nil {
 		db.Log = slog.Default()
 	}

@@ -191,7 +191,7 @@ func (db *DB) Write(ctx context.Context, op string, fn func(tx *Tx) error) error
 	for attempt := 0; attempt < 5; attempt++ {
 		if db.Engine == SQLite {
 			_, err = db.submit(ctx, func(sqltx *sql.Tx, head *txHead) ([]journal.Entry, error) {
-				tx := &Tx{db: db, tx: sqltx, ctx: ctx, op: op, actor: actor, now: relais.Now(), write: true, head: head, stmts: &db.wstmts}
+				tx := &Tx{db: db, tx: sqltx, ctx: ctx, op: op, actor: actor, now: db.writeTime(ctx), write: true, head: head, stmts: &db.wstmts}
 				if err := fn(tx); err != nil {
 					return nil, err
 				}
@@ -240,7 +240,7 @@ func (db *DB) write(ctx context.Context, op string, actor relais.Actor, fn func(
 	if err != nil {
 		return nil, relais.E(op, relais.KindUnavailable, err)
 	}
-	tx := &Tx{db: db, tx: sqltx, ctx: ctx, op: op, actor: actor, now: relais.Now(), write: true, head: &txHead{}}
+	tx := &Tx{db: db, tx: sqltx, ctx: ctx, op: op, actor: actor, now: db.writeTime(ctx), write: true, head: &txHead{}}
 	if err := tx.lockHead(); err != nil {
 		sqltx.Rollback()
 		return nil, err
