@@ -48,6 +48,16 @@ func Canonicalize(doc []byte) (json.RawMessage, error) {
 	if len(bytes.TrimSpace(doc)) == 0 {
 		return json.RawMessage("null"), nil
 	}
+	if out, ok := canonicalFast(doc); ok {
+		return out, nil
+	}
+	return canonicalizeReference(doc)
+}
+
+// canonicalizeReference is the definition of the canonical form, through
+// encoding/json: decode keeping numbers as written, encode with sorted keys
+// and no HTML escaping. canonicalFast must give the same bytes.
+func canonicalizeReference(doc []byte) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any

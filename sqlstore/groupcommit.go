@@ -305,6 +305,46 @@ func (c *stmtCache) fill(pool *sql.DB) {
 	}
 }
 
+// prepared returns q prepared on pool, preparing it now on a miss: for
+// queries run on the read pool outside any transaction (a session looked up
+// on every request). nil when q does not prepare or the cache is full.
+func (c *stmtCache) prepared(ctx context.Context, pool *sql.DB, q string) *sql.Stmt {
+	c.mu.Lock()
+	st, ok := c.m[q]
+	full := len(c.m) >= maxStatements
+	c.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	st, err := pool.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, dup := c.m[q]; dup {
+		st.Close()
+		return prev
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[q] = st
+	return st
+}
+
+// readRow runs a one-row query on the read pool, outside any transaction,
+// with its statement prepared once (SQLite).
+func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	q := db.rebind(query)
+	if db.Engine == SQLite {
+		if st := db.rstmts.prepared(ctx, db.r, q); st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return db.r.QueryRowContext(ctx, q, args...)
+}
+
 // pending reports whether statements wait to be prepared.
 func (c *stmtCache) pending() bool {
 	c.mu.Lock()

@@ -41,10 +41,10 @@ func (db *DB) CreateSession(ctx context.Context, s relais.Session) error {
 func (db *DB) SessionByHash(ctx context.Context, idHash string) (relais.Session, relais.User, error) {
 	var s relais.Session
 	var u relais.User
-	err := db.r.QueryRowContext(ctx, db.rebind(`SELECT s.id_hash, s.user_id, s.method, s.created_at, s.last_seen_at, s.expires_at,
+	err := db.readRow(ctx, `SELECT s.id_hash, s.user_id, s.method, s.created_at, s.last_seen_at, s.expires_at,
 		s.pending_second_factor, s.remote_addr, s.user_agent, s.revalidate_at, s.sealed_refresh,
 		u.id, u.site, u.username, u.name, u.role, u.disabled, u.locked_until, u.identity_provider, u.created_at
-		FROM app_session s JOIN app_user u ON u.id = s.user_id WHERE s.id_hash = ?`), idHash).
+		FROM app_session s JOIN app_user u ON u.id = s.user_id WHERE s.id_hash = ?`, idHash).
 		Scan(&s.IDHash, &s.UserID, &s.Method, ScanTime(&s.CreatedAt), ScanTime(&s.LastSeenAt), ScanTime(&s.ExpiresAt),
 			&s.PendingSecondFactor, &s.RemoteAddr, &s.UserAgent, ScanTime(&s.RevalidateAt), &s.SealedRefresh,
 			&u.ID, &u.Site, &u.Username, &u.Name, &u.Role, &u.Disabled, ScanTime(&u.LockedUntil), &u.IdentityProvider, ScanTime(&u.CreatedAt))

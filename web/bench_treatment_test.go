@@ -139,28 +139,24 @@ func BenchmarkPrescribeSign32(b *testing.B) {
 	ts, db := newServer(b, testdb.SQLite(b))
 	version := benchLibrary(b, db)
 	const clients = 32
-	type slot struct {
-		c         *http.Client
-		treatment relais.ID
-		n         int
-	}
+	type slot struct{ c *http.Client }
 	slots := make([]*slot, clients)
 	for i := range slots {
-		slots[i] = &slot{c: client(b, ts, relais.RolePrescriber), n: i * 1000}
+		slots[i] = &slot{c: client(b, ts, relais.RolePrescriber)}
 	}
 	today := relais.Today()
 	// Each prescription is the first cycle of a new treatment: later cycles
 	// would need fresh measurements and a wait of 21 days, or warnings to
-	// acknowledge. The inclusion is not timed.
-	include := func(s *slot) error {
-		s.n++
-		pid := benchPatient(b, db, s.n)
+	// acknowledge. The patients and their inclusions are made before the
+	// clock starts, so that the writer serves only what is measured.
+	treatments := make(chan relais.ID, b.N)
+	for n := range b.N {
+		pid := benchPatient(b, db, n)
 		var t relais.Treatment
-		if err := post(s.c, ts.URL+"/api/v1/treatments", fmt.Sprintf(`{"patient_id":%q,"protocol_version_id":%q,"intent":"curative","start_date":%q}`, pid, version, today), &t); err != nil {
-			return err
+		if err := post(slots[0].c, ts.URL+"/api/v1/treatments", fmt.Sprintf(`{"patient_id":%q,"protocol_version_id":%q,"intent":"curative","start_date":%q}`, pid, version, today), &t); err != nil {
+			b.Fatal(err)
 		}
-		s.treatment = t.ID
-		return nil
+		treatments <- t.ID
 	}
 	run := func(work func(s *slot) (time.Duration, error)) []time.Duration {
 		var mu sync.Mutex
@@ -201,12 +197,10 @@ func BenchmarkPrescribeSign32(b *testing.B) {
 	})
 	b.ResetTimer()
 	lat := run(func(s *slot) (time.Duration, error) {
-		if err := include(s); err != nil {
-			return 0, err
-		}
+		treatment := <-treatments
 		t0 := time.Now()
 		var p relais.Prescription
-		if err := post(s.c, fmt.Sprintf("%s/api/v1/treatments/%s/prescriptions", ts.URL, s.treatment), fmt.Sprintf(`{"cycle":1,"start_date":%q}`, today), &p); err != nil {
+		if err := post(s.c, fmt.Sprintf("%s/api/v1/treatments/%s/prescriptions", ts.URL, treatment), fmt.Sprintf(`{"cycle":1,"start_date":%q}`, today), &p); err != nil {
 			return 0, err
 		}
 		if len(p.Lines) != 10 {
@@ -266,4 +260,68 @@ func BenchmarkHistory60Cycles(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(p95(lat).Microseconds())/1000, "p95-ms")
 	_ = size
+}
+
+// BenchmarkPrescribeSignPaced offers create+sign round trips at a fixed
+// rate (open loop: rate-N is N round trips a second in all) to 32
+// concurrent clients, and reports the p95 latency counted from each round
+// trip's scheduled start, so that a round trip delayed behind a busy server
+// counts its wait (no coordinated omission). BenchmarkPrescribeSign32 is
+// the closed loop: 32 clients with no think time, the server saturated.
+func BenchmarkPrescribeSignPaced(b *testing.B) {
+	ts, db := newServer(b, testdb.SQLite(b))
+	version := benchLibrary(b, db)
+	const clients = 32
+	today := relais.Today()
+	made := 0
+	for _, rate := range []int{5, 20, 50, 100} {
+		b.Run(fmt.Sprintf("rate-%d", rate), func(b *testing.B) {
+			cs := make(chan *http.Client, clients)
+			for range clients {
+				cs <- client(b, ts, relais.RolePrescriber)
+			}
+			treatments := make([]relais.ID, b.N)
+			for i := range treatments {
+				made++
+				pid := benchPatient(b, db, 2_000_000+made)
+				var t relais.Treatment
+				if err := post(client(b, ts, relais.RolePrescriber), ts.URL+"/api/v1/treatments", fmt.Sprintf(`{"patient_id":%q,"protocol_version_id":%q,"intent":"curative","start_date":%q}`, pid, version, today), &t); err != nil {
+					b.Fatal(err)
+				}
+				treatments[i] = t.ID
+			}
+			lat := make([]time.Duration, b.N)
+			errs := make(chan error, b.N)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for i, id := range treatments {
+				due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+				time.Sleep(time.Until(due))
+				c := <-cs // every client busy: the round trip waits, and its wait counts
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { cs <- c }()
+					var p relais.Prescription
+					if err := post(c, fmt.Sprintf("%s/api/v1/treatments/%s/prescriptions", ts.URL, id), fmt.Sprintf(`{"cycle":1,"start_date":%q}`, today), &p); err != nil {
+						errs <- err
+						return
+					}
+					if err := post(c, fmt.Sprintf("%s/api/v1/prescriptions/%s/sign", ts.URL, p.ID), "", nil); err != nil {
+						errs <- err
+						return
+					}
+					lat[i] = time.Since(due)
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(p95(lat).Microseconds())/1000, "p95-ms")
+		})
+	}
 }
