@@ -106,13 +106,27 @@ func patientFamily(tx *Tx, id relais.ID) ([]relais.ID, error) {
 	return out, nil
 }
 
-// inList expands the %s of format into one placeholder per id.
+// inList expands the %s of format into placeholders for ids, their number
+// rounded up to a power of two (the last id repeated, which changes nothing
+// to an IN list). Each distinct statement text is prepared and kept on
+// every connection of a pool (the statement caches), and a statement with
+// hundreds of placeholders costs SQLite tens of kilobytes a connection: one
+// text per length would grow the server's memory with every list of a new
+// length (a home page's list of prescriptions grows by one with each new
+// prescription), where powers of two give a dozen texts per query.
 func inList(format string, ids []relais.ID, leading ...any) (string, []any) {
-	args := append([]any(nil), leading...)
-	ph := make([]string, len(ids))
-	for i, id := range ids {
+	n := 1
+	for n < len(ids) {
+		n *= 2
+	}
+	if len(ids) == 0 {
+		n = 0
+	}
+	args := append(make([]any, 0, len(leading)+n), leading...)
+	ph := make([]string, n)
+	for i := range ph {
 		ph[i] = "?"
-		args = append(args, id)
+		args = append(args, ids[min(i, len(ids)-1)])
 	}
 	return fmt.Sprintf(format, strings.Join(ph, ", ")), args
 }

@@ -143,20 +143,7 @@ func (s *Server) recordPatients(r *http.Request, ps []relais.Patient, filter boo
 // recordPatientIDs logs reads of patients known by id (work lists whose
 // items name their patient), all in scope or refused.
 func (s *Server) recordPatientIDs(r *http.Request, ids []relais.ID) error {
-	seen := map[relais.ID]bool{}
-	var ps []relais.Patient
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		p, err := s.Patients.Patient(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		ps = append(ps, p)
-	}
-	_, err := s.recordPatients(r, ps, false)
+	_, err := s.patientNames(r, ids) // read in one go when the store can (page_production.go)
 	return err
 }
 

@@ -27,6 +27,46 @@ type homeView struct {
 	Drugs     int
 	// Production, when this server runs the pharmacy chain.
 	Prod *homeProduction
+	// Counts are each list's full length by key; Hidden, how many of a
+	// list are not shown: a list shows its first homeListMax items, with a
+	// link to the rest (?more=KEY, or the board or queue page), unless More
+	// names it.
+	Counts map[string]int
+	Hidden map[string]int
+	More   string
+}
+
+// homeListMax is how many items a home page's list shows: a home page is
+// opened many times a day, and a list longer than a screen is read on its
+// own page (the board, the queue) or asked for (?more=).
+const homeListMax = 30
+
+// bound keeps the first homeListMax items of a list, unless the request
+// asks for all of it, and notes its length and what is left out.
+func bound[T any](v *homeView, key string, items []T) []T {
+	v.Counts[key] = len(items)
+	if v.More == key || len(items) <= homeListMax {
+		return items
+	}
+	v.Hidden[key] = len(items) - homeListMax
+	return items[:homeListMax:homeListMax]
+}
+
+// boundLists applies bound to every list of a home page.
+func (v *homeView) boundLists() {
+	if wl := v.Worklist; wl != nil {
+		wl.ToSign = bound(v, "to_sign", wl.ToSign)
+		wl.OKToTreat = bound(v, "ok_to_treat", wl.OKToTreat)
+		wl.ToPrescribe = bound(v, "to_prescribe", wl.ToPrescribe)
+		wl.Today = bound(v, "today", wl.Today)
+	}
+	v.Mine = bound(v, "mine", v.Mine)
+	v.Others = bound(v, "others", v.Others)
+	v.ToPrepare = bound(v, "to_prepare", v.ToPrepare)
+	v.Queue = bound(v, "queue", v.Queue)
+	v.Alerts = bound(v, "alerts", v.Alerts)
+	// The production lists are bounded by homeProduction, before their
+	// patients are named.
 }
 
 // homeProduction is the pharmacy chain as each role's home shows it.
@@ -66,7 +106,7 @@ const worklistDays = 7
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request, p *page) error {
 	ctx := r.Context()
 	var err error
-	v := homeView{Role: p.User.Role, Date: relais.Today()}
+	v := homeView{Role: p.User.Role, Date: relais.Today(), Counts: map[string]int{}, Hidden: map[string]int{}, More: r.URL.Query().Get("more")}
 	role := p.User.Role
 	ws, hasWorklist := s.Treatments.(relais.WorklistService)
 	if hasWorklist && (role == relais.RolePrescriber || role == relais.RoleNurse || role == relais.RoleTechnician || role == relais.RolePharmacist) {
@@ -113,7 +153,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request, p *page) error
 		}
 	}
 	if s.Production != nil && p.Can(string(relais.PermProductionRead)) {
-		if v.Prod, err = s.homeProduction(r, role, v.Date); err != nil {
+		if v.Prod, err = s.homeProduction(r, &v, role, v.Date); err != nil {
 			return err
 		}
 	}
@@ -145,6 +185,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request, p *page) error
 		}
 		v.Drugs = len(ds)
 	}
+	v.boundLists()
 	p.Title = p.T("home.title")
 	p.Data = v
 	s.renderTemplate(w, r, "home", "layout", http.StatusOK, p)
@@ -165,20 +206,22 @@ func queueOf(days []relais.WorklistItem) []relais.QueueItem {
 }
 
 // homeProduction gathers the day's preparations for a role's home.
-func (s *Server) homeProduction(r *http.Request, role relais.Role, day relais.Date) (*homeProduction, error) {
+// Each list is bounded (bound) before its patients are read and named:
+// only the patients shown are read and logged.
+func (s *Server) homeProduction(r *http.Request, v *homeView, role relais.Role, day relais.Date) (*homeProduction, error) {
 	ctx := r.Context()
 	h := &homeProduction{}
 	var all []relais.Preparation
 	switch role {
 	case relais.RoleTechnician, relais.RoleNurse:
-		today, err := s.Production.Preparations(ctx, relais.PreparationFilter{Date: day})
+		today, err := s.listPreparations(ctx, relais.PreparationFilter{Date: day})
 		if err != nil {
 			return nil, err
 		}
 		all = today
 	case relais.RolePharmacist:
 		for _, st := range []relais.PreparationStatus{relais.PrepPrepared, relais.PrepChecked} {
-			ps, err := s.Production.Preparations(ctx, relais.PreparationFilter{Status: st})
+			ps, err := s.listPreparations(ctx, relais.PreparationFilter{Status: st})
 			if err != nil {
 				return nil, err
 			}
@@ -187,16 +230,8 @@ func (s *Server) homeProduction(r *http.Request, role relais.Role, day relais.Da
 	default:
 		return nil, nil
 	}
-	var ids []relais.ID
-	for _, pr := range all {
-		ids = append(ids, pr.PatientID)
-	}
-	names, err := s.patientNames(r, ids)
-	if err != nil {
-		return nil, err
-	}
 	item := func(pr relais.Preparation) boardItem {
-		return boardItem{Preparation: pr, PatientName: names[pr.PatientID].DisplayName()}
+		return boardItem{Preparation: pr}
 	}
 	switch role {
 	case relais.RoleTechnician:
@@ -244,7 +279,7 @@ func (s *Server) homeProduction(r *http.Request, role relais.Role, day relais.Da
 				}
 			}
 			if !found {
-				g.Patients = append(g.Patients, wardPatient{PatientID: pr.PatientID, Name: names[pr.PatientID].DisplayName(), Items: []relais.Preparation{pr}})
+				g.Patients = append(g.Patients, wardPatient{PatientID: pr.PatientID, Items: []relais.Preparation{pr}})
 			}
 		}
 		// Wards by name; what is not delivered yet comes last.
@@ -255,10 +290,61 @@ func (s *Server) homeProduction(r *http.Request, role relais.Role, day relais.Da
 			return order[i] < order[j]
 		})
 		for _, w := range order {
-			g := wards[w]
-			sort.SliceStable(g.Patients, func(i, j int) bool { return g.Patients[i].Name < g.Patients[j].Name })
-			h.Wards = append(h.Wards, *g)
+			h.Wards = append(h.Wards, *wards[w])
 		}
+	}
+	// Bound the lists, then read the names of the patients shown.
+	h.ToCheck = bound(v, "to_check", h.ToCheck)
+	h.ToRelease = bound(v, "to_release", h.ToRelease)
+	for i := range h.Board {
+		h.Board[i].Items = bound(v, "board:"+h.Board[i].Key, h.Board[i].Items)
+	}
+	var ids []relais.ID
+	for _, list := range [][]boardItem{h.ToCheck, h.ToRelease} {
+		for _, it := range list {
+			ids = append(ids, it.PatientID)
+		}
+	}
+	for _, c := range h.Board {
+		for _, it := range c.Items {
+			ids = append(ids, it.PatientID)
+		}
+	}
+	// A ward's patients are listed by name: all their names are read, and
+	// only the reads of those shown are logged.
+	shown := append([]relais.ID(nil), ids...)
+	for _, g := range h.Wards {
+		for _, pt := range g.Patients {
+			ids = append(ids, pt.PatientID)
+		}
+	}
+	names, err := s.patientsOf(r, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, list := range [][]boardItem{h.ToCheck, h.ToRelease} {
+		for i := range list {
+			list[i].PatientName = names[list[i].PatientID].DisplayName()
+		}
+	}
+	for _, c := range h.Board {
+		for i := range c.Items {
+			c.Items[i].PatientName = names[c.Items[i].PatientID].DisplayName()
+		}
+	}
+	for gi := range h.Wards {
+		g := &h.Wards[gi]
+		for i := range g.Patients {
+			g.Patients[i].Name = names[g.Patients[i].PatientID].DisplayName()
+		}
+		sort.SliceStable(g.Patients, func(i, j int) bool { return g.Patients[i].Name < g.Patients[j].Name })
+		g.Patients = bound(v, "ward:"+g.Ward, g.Patients)
+		for _, pt := range g.Patients {
+			shown = append(shown, pt.PatientID)
+		}
+	}
+	if err := s.recordShown(r, names, shown); err != nil {
+		return nil, err
 	}
 	return h, nil
 }

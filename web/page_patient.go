@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"html/template"
 	"net/http"
 	"sort"
@@ -83,7 +84,18 @@ type patientView struct {
 	Severities   []string
 	OpenAnything bool
 	Network      *networkSection // shares and the history across the network (page_network.go)
+	// AllHistory is set when the page shows every cycle in detail
+	// (?history=all); else each treatment shows its recentCycles latest
+	// cycles in detail and the earlier ones one line each.
+	AllHistory bool
 }
+
+// recentCycles is how many of a treatment's latest cycles the patient page
+// shows in detail (lines, doses given, events); the earlier ones are one
+// line each, linked to their prescription, and the whole history in detail
+// is one link away (?history=all). A ten-year history would otherwise be
+// hundreds of tables on a page opened many times a day.
+const recentCycles = 3
 
 // measureRow is a current value with its trend against the one before.
 type measureRow struct {
@@ -133,6 +145,15 @@ func (s *Server) loadPatient(r *http.Request, p *page) (*patientView, error) {
 		return nil, err
 	}
 	v.Timeline = timeline(h, p)
+	v.AllHistory = r.URL.Query().Get("history") == "all"
+	if !v.AllHistory {
+		for i := range v.Timeline {
+			b := &v.Timeline[i]
+			if n := len(b.Cycles) - recentCycles; n > 0 {
+				b.Older, b.Cycles = b.Cycles[:n:n], b.Cycles[n:]
+			}
+		}
+	}
 	if s.Production != nil {
 		if err := s.addAdministrations(r, id, v.Timeline, p); err != nil {
 			return nil, err
@@ -265,6 +286,9 @@ func (s *Server) cumulativeLimits(r *http.Request, h relais.History) ([]relais.C
 type treatmentBlock struct {
 	Treatment relais.Treatment
 	Cycles    []cycleBlock
+	// Older are the cycles before the recent ones, shown one line each
+	// (only Prescription, Title, Date and Status are set).
+	Older     []cycleBlock
 	NextCycle int
 	NextDate  relais.Date
 }
@@ -299,6 +323,10 @@ type timelineEvent struct {
 // administrations are known.
 func rows(tl []treatmentBlock, p *page) {
 	for ti := range tl {
+		for ci := range tl[ti].Older {
+			c := &tl[ti].Older[ci]
+			c.Title, c.Date, c.Status = p.Tf("cycle.n", c.Prescription.Cycle), p.Date(c.Prescription.StartDate), p.Badge("status.prescription", c.Prescription.Status)
+		}
 		for ci := range tl[ti].Cycles {
 			c := &tl[ti].Cycles[ci]
 			pr := c.Prescription
@@ -438,7 +466,7 @@ func (s *Server) activeVersions(r *http.Request) ([]versionOption, error) {
 // them (dose given against dose planned) and their administration
 // incidents among the cycle's events.
 func (s *Server) addAdministrations(r *http.Request, patientID relais.ID, tl []treatmentBlock, p *page) error {
-	preps, err := s.Production.Preparations(r.Context(), relais.PreparationFilter{PatientID: patientID})
+	preps, err := s.listPreparations(r.Context(), relais.PreparationFilter{PatientID: patientID})
 	if err != nil {
 		return err
 	}
@@ -449,6 +477,22 @@ func (s *Server) addAdministrations(r *http.Request, patientID relais.ID, tl []t
 		if old, ok := byLine[pr.LineID]; !ok || pr.CreatedAt.After(old.CreatedAt) {
 			byLine[pr.LineID] = pr
 		}
+	}
+	// What was recorded at the bedside, read in one go when the store can.
+	var given []relais.ID
+	for _, pr := range byLine {
+		if pr.Status == relais.PrepAdministered || pr.Status == relais.PrepNotAdministered {
+			given = append(given, pr.ID)
+		}
+	}
+	admins, batched := map[relais.ID]relais.Administration{}, false
+	if b, ok := s.Production.(interface {
+		AdministrationsOf(ctx context.Context, preparationIDs []relais.ID) (map[relais.ID]relais.Administration, error)
+	}); ok && len(given) > 0 {
+		if admins, err = b.AdministrationsOf(r.Context(), given); err != nil {
+			return err
+		}
+		batched = true
 	}
 	for ti := range tl {
 		for ci := range tl[ti].Cycles {
@@ -463,12 +507,17 @@ func (s *Server) addAdministrations(r *http.Request, patientID relais.ID, tl []t
 				if pr.Status != relais.PrepAdministered && pr.Status != relais.PrepNotAdministered {
 					continue
 				}
-				a, err := s.Production.Administration(r.Context(), pr.ID)
-				if err != nil {
-					if relais.ErrorKind(err) == relais.KindNotFound {
-						continue
+				a, ok := admins[pr.ID]
+				if !batched {
+					var err error
+					if a, err = s.Production.Administration(r.Context(), pr.ID); err != nil {
+						if relais.ErrorKind(err) == relais.KindNotFound {
+							continue
+						}
+						return err
 					}
-					return err
+				} else if !ok {
+					continue
 				}
 				c.Events = append(c.Events, event{At: a.RecordedAt, Key: "event.outcome." + a.Outcome, By: a.RecordedBy, Text: l.INN + adminText(a)})
 				for _, in := range a.Incidents {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"sort"
@@ -68,6 +69,11 @@ type boardView struct {
 	// Choices are the active hoods a preparation may be put in.
 	Choices []relais.Hood
 	Total   int
+	// DispensedN is how many leave as is, DispensedHidden how many of them
+	// are not shown; Hidden, how many of the day's preparations are not
+	// shown in all (each section shows boardSectionMax unless All).
+	DispensedN, DispensedHidden, Hidden int
+	All                                 bool
 }
 
 // boardColumn is one step of the chain with its preparations (the home
@@ -87,6 +93,9 @@ type boardHood struct {
 	Hood  *relais.Hood
 	Key   string
 	Items []boardItem
+	// N is the section's number of preparations, Hidden how many of them
+	// are not shown.
+	N, Hidden int
 }
 
 type boardItem struct {
@@ -109,20 +118,98 @@ func dateParam(r *http.Request, name string) (relais.Date, error) {
 	return parseDateField(name, v)
 }
 
-// patientNames names the patients of preparations, each read once.
+// patientBatch is a store that reads many patients in one go (sqlstore's
+// PatientsByID): identity, site and sharing, enough for a name in a list
+// and for the scope rule.
+type patientBatch interface {
+	PatientsByID(ctx context.Context, ids []relais.ID) (map[relais.ID]relais.Patient, error)
+}
+
+// patientNames names the patients of a list (a board, a worklist), each
+// read once, and logs their reads in one entry of the access log each —
+// one write for the whole list. With a store that reads in batches it costs
+// a bounded number of queries whatever the list's length; a patient out of
+// the reader's scope refuses the list, as reading that patient would.
 func (s *Server) patientNames(r *http.Request, ids []relais.ID) (map[relais.ID]relais.Patient, error) {
-	out := map[relais.ID]relais.Patient{}
+	out, err := s.patientsOf(r, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordShown(r, out, ids); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// recordShown logs the reads of the patients of ids (read in got) that a
+// page shows, each once, in one write.
+func (s *Server) recordShown(r *http.Request, got map[relais.ID]relais.Patient, ids []relais.ID) error {
+	seen := make(map[relais.ID]bool, len(ids))
+	list := make([]relais.Patient, 0, len(ids))
 	for _, id := range ids {
-		if _, ok := out[id]; ok || id == "" {
-			continue
+		if p, ok := got[id]; ok && !seen[id] {
+			seen[id] = true
+			list = append(list, p)
 		}
-		pt, err := s.readPatient(r, id)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	_, err := s.recordPatients(r, list, false)
+	return err
+}
+
+// patientsOf reads the patients of a list, each once, without logging the
+// reads (the caller logs those it shows with recordShown).
+func (s *Server) patientsOf(r *http.Request, ids []relais.ID) (map[relais.ID]relais.Patient, error) {
+	seen := make(map[relais.ID]bool, len(ids))
+	uniq := make([]relais.ID, 0, len(ids))
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	out := make(map[relais.ID]relais.Patient, len(uniq))
+	if len(uniq) == 0 {
+		return out, nil
+	}
+	if b, ok := s.Patients.(patientBatch); ok {
+		got, err := b.PatientsByID(r.Context(), uniq)
 		if err != nil {
 			return nil, err
 		}
-		out[id] = pt
+		for _, id := range uniq {
+			if _, ok := got[id]; !ok {
+				return nil, relais.E("patient.get", relais.KindNotFound, "no patient "+string(id))
+			}
+		}
+		out = got
+	} else {
+		for _, id := range uniq {
+			pt, err := s.Patients.Patient(r.Context(), id)
+			if err != nil {
+				return nil, err
+			}
+			out[id] = pt
+		}
 	}
 	return out, nil
+}
+
+// boardLister is a store that lists preparations for a list, without the
+// records a list does not show (sqlstore's BoardPreparations).
+type boardLister interface {
+	BoardPreparations(ctx context.Context, f relais.PreparationFilter) ([]relais.Preparation, error)
+}
+
+// listPreparations lists preparations for a board or a home page: with
+// the lighter listing when the store has it.
+func (s *Server) listPreparations(ctx context.Context, f relais.PreparationFilter) ([]relais.Preparation, error) {
+	if b, ok := s.Production.(boardLister); ok {
+		return b.BoardPreparations(ctx, f)
+	}
+	return s.Production.Preparations(ctx, f)
 }
 
 func (s *Server) productionBoard(w http.ResponseWriter, r *http.Request, p *page) error {
@@ -148,18 +235,13 @@ func (s *Server) productionBoard(w http.ResponseWriter, r *http.Request, p *page
 func (s *Server) board(r *http.Request, day relais.Date) (boardView, error) {
 	ctx := r.Context()
 	v := boardView{Date: day, Prev: day.AddDays(-1), Next: day.AddDays(1)}
-	preps, err := s.Production.Preparations(ctx, relais.PreparationFilter{Date: day})
+	preps, err := s.listPreparations(ctx, relais.PreparationFilter{Date: day})
 	if err != nil {
 		return v, err
 	}
-	var ids, patients []relais.ID
+	var ids []relais.ID
 	for _, pr := range preps {
 		ids = append(ids, pr.ID)
-		patients = append(patients, pr.PatientID)
-	}
-	names, err := s.patientNames(r, patients)
-	if err != nil {
-		return v, err
 	}
 	var hoods []relais.Hood
 	assigned := map[relais.ID]relais.HoodAssignment{}
@@ -192,7 +274,7 @@ func (s *Server) board(r *http.Request, day relais.Date) (boardView, error) {
 	}
 	unassigned := boardHood{Key: "unassigned"}
 	for _, pr := range preps {
-		it := boardItem{Preparation: pr, PatientName: names[pr.PatientID].DisplayName(), Assignable: pr.CanAssignHood() == nil}
+		it := boardItem{Preparation: pr, Assignable: pr.CanAssignHood() == nil}
 		if pr.Mode != relais.ModeCompounded {
 			v.Dispensed = append(v.Dispensed, it)
 			continue
@@ -215,12 +297,56 @@ func (s *Server) board(r *http.Request, day relais.Date) (boardView, error) {
 		}
 	}
 	v.Hoods = append(out, unassigned)
-	for i := range v.Hoods {
-		sortBoard(v.Hoods[i].Items)
+	// Each section shows its first boardSectionMax preparations in the
+	// order of work, unless the whole day is asked for (?all=1); only the
+	// patients shown are read, named and logged.
+	v.All = r.URL.Query().Get("all") == "1"
+	cut := func(items []boardItem) ([]boardItem, int) {
+		sortBoard(items)
+		if v.All || len(items) <= boardSectionMax {
+			return items, 0
+		}
+		return items[:boardSectionMax:boardSectionMax], len(items) - boardSectionMax
 	}
-	sortBoard(v.Dispensed)
+	for i := range v.Hoods {
+		v.Hoods[i].N = len(v.Hoods[i].Items)
+		v.Hoods[i].Items, v.Hoods[i].Hidden = cut(v.Hoods[i].Items)
+		v.Hidden += v.Hoods[i].Hidden
+	}
+	v.DispensedN = len(v.Dispensed)
+	v.Dispensed, v.DispensedHidden = cut(v.Dispensed)
+	v.Hidden += v.DispensedHidden
+	var patients []relais.ID
+	for _, h := range v.Hoods {
+		for _, it := range h.Items {
+			patients = append(patients, it.PatientID)
+		}
+	}
+	for _, it := range v.Dispensed {
+		patients = append(patients, it.PatientID)
+	}
+	names, err := s.patientNames(r, patients)
+	if err != nil {
+		return v, err
+	}
+	for i := range v.Hoods {
+		for j := range v.Hoods[i].Items {
+			it := &v.Hoods[i].Items[j]
+			it.PatientName = names[it.PatientID].DisplayName()
+		}
+	}
+	for j := range v.Dispensed {
+		it := &v.Dispensed[j]
+		it.PatientName = names[it.PatientID].DisplayName()
+	}
 	return v, nil
 }
+
+// boardSectionMax is how many preparations a section of the board shows
+// (a hood, the unassigned, those dispensed as is): a day's work in order,
+// the rest counted and one link away (?all=1). A large unit makes 300 a
+// day; a section of hundreds is not read on one screen.
+const boardSectionMax = 60
 
 // finished reports whether a preparation has left the chain.
 func finished(st relais.PreparationStatus) bool {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/relais-onco/relais/sqlstore"
@@ -87,8 +88,19 @@ func services(db *sqlstore.DB) web.Services {
 	return web.Services{Users: db, Patients: db, Catalogue: db, Protocols: db, Treatments: db, Production: db}
 }
 
+// serveMemoryLimit is the Go runtime's soft memory limit for a server
+// (debug.SetMemoryLimit) unless GOMEMLIMIT says otherwise: near it the
+// collector runs sooner rather than letting the heap grow to twice what is
+// live (GOGC) — the heap of the requests in flight is most of a busy
+// server's memory (docs/campaigns.md, 300 MB for 200 people). SQLite's own
+// memory (page caches, prepared statements) is outside it.
+const serveMemoryLimit = 200 << 20
+
 // serve listens on cfg.addr until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logger, announce func(url string)) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(serveMemoryLimit)
+	}
 	srv := web.New(db.Site, services(db), log)
 	// The clients seen and the API versions they sent, written every
 	// minute, for relais upgrade check (cmd/relais/upgrade.go).

@@ -1,0 +1,284 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/relais-onco/relais"
+)
+
+// Batch reads for the pages that list many items — the production board,
+// each role's home, the patient page's timeline: one query per kind of row
+// (per chunk of batchSize ids), whatever the number of items, joined in Go.
+// A page of 300 preparations then costs a handful of queries, not 300 reads
+// of a patient of six queries each.
+
+// batchSize bounds the ids of one IN (…) list: well under SQLite's limit
+// on a statement's variables and PostgreSQL's on its parameters.
+const batchSize = 500
+
+// chunks calls f on successive slices of at most batchSize distinct ids.
+func chunks(ids []relais.ID, f func([]relais.ID) error) error {
+	seen := make(map[relais.ID]bool, len(ids))
+	uniq := make([]relais.ID, 0, len(ids))
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	for len(uniq) > 0 {
+		n := min(len(uniq), batchSize)
+		if err := f(uniq[:n]); err != nil {
+			return err
+		}
+		uniq = uniq[n:]
+	}
+	return nil
+}
+
+// PatientsByID reads the patients named by ids, each once: identity, site,
+// referring site, the records merged into each and the sites sharing its
+// care (those of merged records included) — what a list shows and the
+// scope rule needs. Allergies and former local ids are not read (the
+// patient's own page reads them with Patient). An id that names no patient
+// is absent from the answer.
+func (db *DB) PatientsByID(ctx context.Context, ids []relais.ID) (map[relais.ID]relais.Patient, error) {
+	const op = "patient.list"
+	out := make(map[relais.ID]relais.Patient, len(ids))
+	err := db.Read(ctx, func(tx *Tx) error {
+		return chunks(ids, func(ids []relais.ID) error {
+			q, args := inList("SELECT "+patientColumns+" FROM patient WHERE id IN (%s)", ids)
+			rows, err := tx.Query(q, args...)
+			if err != nil {
+				return relais.E(op, err)
+			}
+			for rows.Next() {
+				var p relais.Patient
+				var firstNames string
+				if err := rows.Scan(&p.ID, &p.Site, &p.IPP, &p.INS.Matricule, &p.INS.OID, &p.INS.Status, &p.BirthName, &p.UsedName,
+					&firstNames, scanDate(&p.BirthDate), &p.Sex, &p.BirthplaceCode, &p.ReferringSite, &p.Status, &p.MergedInto,
+					ScanTime(&p.MergedAt), &p.MergeReason, ScanTime(&p.CreatedAt), ScanTime(&p.UpdatedAt)); err != nil {
+					rows.Close()
+					return relais.E(op, err)
+				}
+				if err := json.Unmarshal([]byte(firstNames), &p.FirstNames); err != nil {
+					rows.Close()
+					return relais.E(op, relais.KindIntegrity, "the first names of patient "+string(p.ID)+" are not readable", err)
+				}
+				p.SharedWith = []relais.Sharing{}
+				out[p.ID] = p
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return relais.E(op, err)
+			}
+			// The records merged into each, level by level (a chain is
+			// followed one level a query: merges are rare and short), each
+			// level in merge order as patientFamily has it.
+			type child struct {
+				id relais.ID
+				at time.Time
+			}
+			children := map[relais.ID][]child{}
+			var frontier []relais.ID
+			for _, id := range ids {
+				if _, ok := out[id]; ok {
+					frontier = append(frontier, id)
+				}
+			}
+			expanded := map[relais.ID]bool{}
+			for len(frontier) > 0 {
+				for _, id := range frontier {
+					expanded[id] = true
+				}
+				q, args := inList("SELECT id, merged_into, merged_at FROM patient WHERE merged_into IN (%s) ORDER BY merged_at, id", frontier)
+				rows, err := tx.Query(q, args...)
+				if err != nil {
+					return relais.E(op, err)
+				}
+				var next []relais.ID
+				for rows.Next() {
+					var c child
+					var into relais.ID
+					if err := rows.Scan(&c.id, &into, ScanTime(&c.at)); err != nil {
+						rows.Close()
+						return relais.E(op, err)
+					}
+					children[into] = append(children[into], c)
+					if !expanded[c.id] {
+						next = append(next, c.id)
+					}
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return relais.E(op, err)
+				}
+				frontier = next
+			}
+			// Each patient's family: itself, then the merged records level
+			// by level; rootsOf says whose family a record is in.
+			rootsOf := map[relais.ID][]relais.ID{}
+			var family []relais.ID
+			for _, id := range ids {
+				p, ok := out[id]
+				if !ok {
+					continue
+				}
+				seen := map[relais.ID]bool{id: true}
+				rootsOf[id] = append(rootsOf[id], id)
+				for level := []relais.ID{id}; len(level) > 0; {
+					var cs []child
+					for _, x := range level {
+						cs = append(cs, children[x]...)
+					}
+					sort.SliceStable(cs, func(i, j int) bool {
+						if !cs[i].at.Equal(cs[j].at) {
+							return cs[i].at.Before(cs[j].at)
+						}
+						return cs[i].id < cs[j].id
+					})
+					level = level[:0:0]
+					for _, c := range cs {
+						if seen[c.id] {
+							continue
+						}
+						seen[c.id] = true
+						p.MergedFrom = append(p.MergedFrom, c.id)
+						rootsOf[c.id] = append(rootsOf[c.id], id)
+						level = append(level, c.id)
+					}
+				}
+				out[id] = p
+			}
+			for m := range rootsOf {
+				family = append(family, m)
+			}
+			if len(family) == 0 {
+				return nil
+			}
+			q, args = inList(`SELECT patient_id, site, since, information_given_at, information_given_by, recorded_by_id, recorded_by_name,
+				recorded_by_role FROM patient_sharing WHERE patient_id IN (%s) ORDER BY since, site`, family)
+			rows, err = tx.Query(q, args...)
+			if err != nil {
+				return relais.E(op, err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var pid relais.ID
+				var s relais.Sharing
+				if err := rows.Scan(&pid, &s.Site, ScanTime(&s.Since), ScanTime(&s.InformationGivenAt), &s.InformationGivenBy,
+					&s.RecordedBy.UserID, &s.RecordedBy.Name, &s.RecordedBy.Role); err != nil {
+					return relais.E(op, err)
+				}
+				for _, r := range rootsOf[pid] {
+					p := out[r]
+					if !slices.ContainsFunc(p.SharedWith, func(x relais.Sharing) bool { return x.Site == s.Site }) {
+						p.SharedWith = append(p.SharedWith, s)
+						out[r] = p
+					}
+				}
+			}
+			return rows.Err()
+		})
+	})
+	return out, err
+}
+
+// AdministrationsOf reads what was recorded at the bedside for each of the
+// preparations named by ids; a preparation with nothing recorded is absent
+// from the answer.
+func (db *DB) AdministrationsOf(ctx context.Context, preparationIDs []relais.ID) (map[relais.ID]relais.Administration, error) {
+	const op = "administration.list"
+	out := make(map[relais.ID]relais.Administration, len(preparationIDs))
+	err := db.Read(ctx, func(tx *Tx) error {
+		return chunks(preparationIDs, func(ids []relais.ID) error {
+			q, args := inList("SELECT "+adminCols+" FROM administration WHERE preparation_id IN (%s)", ids)
+			rows, err := tx.Query(q, args...)
+			if err != nil {
+				return relais.E(op, err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				a, err := scanAdministration(rows)
+				if err != nil {
+					return relais.E(op, err)
+				}
+				out[a.PreparationID] = a
+			}
+			if err := rows.Err(); err != nil {
+				return relais.E(op, fmt.Errorf("reading administrations: %w", err))
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// boardPreparationCols are preparationCols without what a list of
+// preparations does not show — the worksheet, the second check, the
+// release, the rejection, the cancellation — whose decoding is most of
+// the cost of reading a day's preparations.
+var boardPreparationCols = func() string {
+	cols := strings.Split(preparationCols, ",")
+	for i, c := range cols {
+		switch strings.TrimSpace(c) {
+		case "worksheet", "second_check", "release_decision", "rejection", "cancellation":
+			cols[i] = " ''"
+		}
+	}
+	return strings.Join(cols, ",")
+}()
+
+// BoardPreparations lists preparations like Preparations, in the same
+// order, for a list (the production board, a home page): each with its
+// plan, production record and dispensing, not its worksheet, second
+// check, release, rejection or cancellation (read one preparation with
+// Preparation for those).
+func (db *DB) BoardPreparations(ctx context.Context, f relais.PreparationFilter) ([]relais.Preparation, error) {
+	const op = "preparation.list"
+	var where []string
+	var args []any
+	if f.Date != "" {
+		if _, err := relais.ParseDate("date", string(f.Date)); err != nil {
+			return nil, err
+		}
+		where, args = append(where, "administration_date = ?"), append(args, string(f.Date))
+	}
+	if f.Status != "" {
+		if !knownPrepStatus(f.Status) {
+			return nil, relais.Invalid(op, "status", "unknown status %q", f.Status)
+		}
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.PatientID != "" {
+		where, args = append(where, "patient_id = ?"), append(args, f.PatientID)
+	}
+	q := "SELECT " + boardPreparationCols + " FROM preparation"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY administration_date, register_number = '', register_number, created_at, id"
+	out := []relais.Preparation{}
+	err := db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(q, args...)
+		if err != nil {
+			return relais.E(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanPreparation(rows)
+			if err != nil {
+				return relais.E(op, err)
+			}
+			out = append(out, p)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
