@@ -6,11 +6,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/sqlstore"
 )
 
 // The region: a whole regional network's history, for proof at scale
@@ -19,9 +21,11 @@ import (
 // runs its own Relais; ten years of new patients (about 2,000 a year across
 // the region) treated with the demo library's cited regimens, through the
 // same services as real work: inclusion, measurements, prescription,
-// signature, OK-to-treat, pharmaceutical validation (which makes the
-// preparations). Everything written is journaled, so `relais check` and
-// `relais audit verify` pass on every site's database.
+// signature, OK-to-treat, pharmaceutical validation, then the pharmacy's
+// production (stock, worksheet and register number, production, check,
+// release), delivery and administration. Everything written is journaled,
+// so `relais check` and `relais audit verify` pass on every site's
+// database, and dated on its day of the history (region_replay.go).
 //
 // The rhythm is a day hospital's: first cycles start on weekdays only, most
 // on Monday and Tuesday (day-hospital admissions are planned at the start
@@ -33,12 +37,13 @@ import (
 //
 // Same seed, same region: every choice comes from one PCG stream per site,
 // seeded from the seed and the site's place in RegionSites. What is not
-// drawn from the seed is what the services make themselves: identifiers
-// (UUIDv7, from the clock and the system's randomness) and the time of each
-// write (the journal's clock). Dates of care (start dates, cycle days,
-// measurement times, birth dates) are all drawn, so two runs with the same
-// seed and the same --today hold the same domain content under different
-// identifiers; TestRegionDeterministic compares them.
+// drawn from the seed is what the services make themselves — identifiers
+// (UUIDv7, from the clock and the system's randomness) — and the order the
+// concurrent writes of one slot take. Dates of care (start dates, cycle
+// days, measurement times, birth dates) and write times are all drawn or
+// derived from them, so two runs with the same seed and the same --today
+// hold the same domain content under different identifiers;
+// TestRegionDeterministic compares them.
 
 // RegionSite is a site of the region with its share of the activity.
 type RegionSite struct {
@@ -147,19 +152,24 @@ func regionSiteIDs() string {
 
 // SiteStats is what was generated at one site.
 type SiteStats struct {
-	Site          string        `json:"site"`
-	Patients      int           `json:"patients"`
-	Cycles        int           `json:"cycles"`
-	Preparations  int           `json:"preparations"` // compounded in the pharmacy (isolator work)
-	Dispensed     int           `json:"dispensed"`    // ready-made doses dispensed (oral, ready-to-use)
-	Measurements  int           `json:"measurements"`
-	OKToTreat     int           `json:"ok_to_treat"`
-	Writes        int           `json:"writes"` // service calls that wrote (one transaction each)
-	Elapsed       time.Duration `json:"elapsed_ns"`
-	FirstDay      relais.Date   `json:"first_day"`
-	LastDay       relais.Date   `json:"last_day"`
-	WeekdayCycles [7]int        `json:"weekday_cycles"` // day-1 dates by weekday, Sunday first
-	MonthCycles   [12]int       `json:"month_cycles"`   // day-1 dates by month, January first
+	Site           string        `json:"site"`
+	Patients       int           `json:"patients"`
+	Cycles         int           `json:"cycles"`
+	Preparations   int           `json:"preparations"` // compounded in the pharmacy (isolator work)
+	Dispensed      int           `json:"dispensed"`    // ready-made doses dispensed (oral, ready-to-use)
+	Measurements   int           `json:"measurements"`
+	OKToTreat      int           `json:"ok_to_treat"`
+	Administered   int           `json:"administered"`    // preparations given at the bedside (the history's; today's are still to make)
+	NotMade        int           `json:"not_made"`        // compounded preparations the catalogue cannot make as planned, cancelled
+	Slips          int           `json:"slips"`           // delivery slips to the wards
+	StabilityAdded int           `json:"stability_added"` // stability entries the catalogue lacked for the protocols' lines (completeStability)
+	StockLots      int           `json:"stock_lots"`      // lots received (orders when the day's worksheets need vials)
+	Writes         int           `json:"writes"`          // service calls that wrote (one transaction each)
+	Elapsed        time.Duration `json:"elapsed_ns"`
+	FirstDay       relais.Date   `json:"first_day"`
+	LastDay        relais.Date   `json:"last_day"`
+	WeekdayCycles  [7]int        `json:"weekday_cycles"` // day-1 dates by weekday, Sunday first
+	MonthCycles    [12]int       `json:"month_cycles"`   // day-1 dates by month, January first
 }
 
 // PlannedPatient is one new patient of the plan: who, when, what.
@@ -370,6 +380,9 @@ func GenerateRegion(ctx context.Context, opts RegionOptions, open func(ctx conte
 			opts.Progress(p, q)
 		}
 	}
+	// The first site that fails stops the others.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	sem := make(chan struct{}, opts.Parallel)
 	var wg sync.WaitGroup
 	for k, idx := range idxs {
@@ -379,6 +392,10 @@ func GenerateRegion(ctx context.Context, opts RegionOptions, open func(ctx conte
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			s := RegionSites[idx]
+			if ctx.Err() != nil {
+				errs[k] = fmt.Errorf("site %s: %w", s.ID, context.Cause(ctx))
+				return
+			}
 			db, closeDB, err := open(ctx, s)
 			if err != nil {
 				errs[k] = fmt.Errorf("site %s: %w", s.ID, err)
@@ -390,10 +407,14 @@ func GenerateRegion(ctx context.Context, opts RegionOptions, open func(ctx conte
 			}
 			if err != nil {
 				errs[k] = fmt.Errorf("site %s: %w", s.ID, err)
+				cancel(errs[k])
 			}
 		}()
 	}
 	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return stats, err
+	}
 	for _, err := range errs {
 		if err != nil {
 			return stats, err
@@ -422,9 +443,11 @@ func PlannedPatients(opts RegionOptions) (int, error) {
 	return n, nil
 }
 
-// GenerateSite fills one site's empty database: the region's sites, the demo
-// accounts, the protocol library, then the site's patients in order of
-// arrival. progress is told of each patient and its preparations.
+// GenerateSite fills one site's empty database, opened to be backdated
+// (sqlstore.Options.Backdate): the region's sites, the demo accounts, the
+// protocol library and the pharmacy a week before the history begins, then
+// the site's history day by day (region_replay.go). progress is told of the
+// patients admitted and the preparations made, day after day.
 func GenerateSite(ctx context.Context, db RegionStore, opts RegionOptions, idx int, progress func(patients, preparations int)) (SiteStats, error) {
 	if err := opts.defaults(); err != nil {
 		return SiteStats{}, err
@@ -436,15 +459,22 @@ func GenerateSite(ctx context.Context, db RegionStore, opts RegionOptions, idx i
 	if err != nil {
 		return st, err
 	}
-	ctx = relais.WithActor(ctx, relais.SystemActor(site.ID))
+	today := day(opts.Today)
+	setup := localTime(today.AddDate(-opts.Years, 0, -7), 9, 0)
+	ctx = sqlstore.AsOf(relais.WithActor(ctx, relais.SystemActor(site.ID)), setup)
 	for _, s := range RegionSites {
 		if err := db.SaveSite(ctx, s.Site); err != nil {
 			return st, err
 		}
 	}
 	for _, u := range Users {
-		if _, err := db.CreateUser(ctx, u, Password); err != nil {
+		made, err := db.CreateUser(ctx, u, Password)
+		if err != nil {
 			return st, err
+		}
+		if !made.CreatedAt.Equal(setup) {
+			return st, fmt.Errorf("demo region: the database dates its writes %s, not %s: open it with sqlstore.Options{Backdate: true}",
+				made.CreatedAt.Format(time.RFC3339), setup.Format(time.RFC3339))
 		}
 	}
 	if err := LoadLibrary(ctx, db); err != nil {
@@ -455,16 +485,28 @@ func GenerateSite(ctx context.Context, db RegionStore, opts RegionOptions, idx i
 	if err != nil {
 		return st, err
 	}
-	var who Clinicians
+	var who team
 	for _, u := range users {
 		switch u.Username {
 		case "dr.martin":
-			who.Prescriber = relais.WithActor(ctx, u.Actor())
+			who.doc = relais.WithActor(ctx, u.Actor())
 		case "ph.durand":
-			who.Pharmacist = relais.WithActor(ctx, u.Actor())
+			who.ph = relais.WithActor(ctx, u.Actor())
+		case "prep.bernard":
+			who.tech = relais.WithActor(ctx, u.Actor())
+		case "ide.petit":
+			who.nurse = relais.WithActor(ctx, u.Actor())
 		}
 	}
-	protos, err := db.Protocols(who.Prescriber, relais.ProtocolFilter{})
+	if who.doc == nil || who.ph == nil || who.tech == nil || who.nurse == nil {
+		return st, fmt.Errorf("demo region: the demo accounts dr.martin, ph.durand, prep.bernard and ide.petit are needed")
+	}
+	if _, err := db.SetPharmacy(who.ph, relais.Pharmacy{Name: "PUI – " + site.Name, Address: "Pharmacie à usage intérieur, " + site.Name,
+		Phone: "05 00 00 00 00"}); err != nil {
+		return st, fmt.Errorf("pharmacy: %w", err)
+	}
+	st.Writes++
+	protos, err := db.Protocols(who.doc, relais.ProtocolFilter{})
 	if err != nil {
 		return st, err
 	}
@@ -483,7 +525,7 @@ func GenerateSite(ctx context.Context, db RegionStore, opts RegionOptions, idx i
 			if v.Status != relais.VersionActive {
 				continue
 			}
-			full, err := db.ProtocolVersion(who.Prescriber, v.ID)
+			full, err := db.ProtocolVersion(who.doc, v.ID)
 			if err != nil {
 				return st, err
 			}
@@ -497,193 +539,143 @@ func GenerateSite(ctx context.Context, db RegionStore, opts RegionOptions, idx i
 	if len(paed) == 0 || len(adult) == 0 {
 		return st, fmt.Errorf("demo region: the protocol library needs active paediatric and adult protocols (found %d and %d)", len(paed), len(adult))
 	}
-	rng := siteRand(opts.Seed, idx, 2)
-	g := &regionGen{db: db, who: who, rng: rng, today: day(opts.Today), site: site, idx: idx, st: &st}
-	for _, p := range plan {
-		if err := ctx.Err(); err != nil {
+	if st.StabilityAdded, err = completeStability(who.ph, db, append(append([]relais.ProtocolVersion(nil), adult...), paed...)); err != nil {
+		return st, fmt.Errorf("stability: %w", err)
+	}
+	st.Writes += st.StabilityAdded
+	rp := &replay{g: &regionGen{db: db, rng: siteRand(opts.Seed, idx, 2), today: today, site: site, idx: idx, st: &st},
+		who: who, cap: relais.Now(), st: &st, enSus: map[relais.ID]bool{}, product: map[relais.ID]int{}}
+	drugs, err := db.Drugs(who.ph)
+	if err != nil {
+		return st, err
+	}
+	for _, dr := range drugs {
+		products, err := db.Products(who.ph, dr.ID)
+		if err != nil {
 			return st, err
 		}
+		for _, p := range products {
+			rp.product[p.ID] = len(rp.product) + 1
+			if p.ListeEnSus {
+				rp.enSus[dr.ID] = true
+			}
+		}
+	}
+	// The plan first, patient after patient from the site's stream; then
+	// the history, day after day.
+	courses := make([]*course, len(plan))
+	for i, p := range plan {
 		pool := adult
 		if p.Child {
 			pool = paed
 		}
-		before := st.Preparations
-		if err := g.patient(p, pool[p.Protocol%len(pool)]); err != nil {
-			return st, fmt.Errorf("patient %d (protocol version %s): %w", p.N+1, pool[p.Protocol%len(pool)].ID, err)
-		}
-		st.Patients++
+		courses[i] = rp.g.plan(p, pool[p.Protocol%len(pool)])
+	}
+	err = rp.run(ctx, courses, func(patients, preps int) {
+		st.Patients += patients
 		if progress != nil {
-			progress(1, st.Preparations-before)
+			progress(patients, preps)
 		}
+	})
+	st.Writes += int(rp.writes.Load())
+	st.Elapsed = time.Since(began)
+	if err != nil {
+		return st, err
 	}
 	if len(plan) > 0 {
-		st.FirstDay, st.LastDay = plan[0].Start, relais.Date(g.today.Format(time.DateOnly))
+		st.FirstDay, st.LastDay = plan[0].Start, relais.Date(today.Format(time.DateOnly))
 	}
-	st.Elapsed = time.Since(began)
 	return st, nil
 }
 
-// RegionStore is what generating a site needs: the demo's store, and the
-// preparations to count them.
+// defaultStabilitySource is the source of the demo catalogue's stability
+// entries: the SmPC default for a sterile product once opened, diluted or
+// reconstituted, when the preparation is not made under controlled and
+// validated aseptic conditions.
+const defaultStabilitySource = "Règle microbiologique par défaut des RCP (EMA, note CPMP/QWP/159/96) : au plus 24 h entre 2 et 8 °C " +
+	"lorsque la préparation n'est pas faite en conditions aseptiques contrôlées et validées. La stabilité physico-chimique propre au " +
+	"produit est dans son RCP, rubrique 6.3."
+
+// completeStability gives the products the protocols' lines compound the
+// stability their plans need and the demo catalogue lacks — after dilution
+// in the vehicle a line prescribes, after opening (or reconstitution) for an
+// undiluted syringe — with the catalogue's own default rule, as a site's
+// pharmacy completes its catalogue before it compounds a regimen. Without
+// it the catalogue's gaps (paclitaxel in NaCl 0.9 %, folinic acid in G5 %,
+// fluorouracil in a syringe) would leave most of a FOLFOX or paclitaxel
+// course unmade. It returns the entries added.
+func completeStability(ph context.Context, db RegionStore, versions []relais.ProtocolVersion) (int, error) {
+	type need struct {
+		drug    relais.ID
+		vehicle string
+	}
+	needs := map[need]bool{}
+	var order []need
+	for _, v := range versions {
+		for _, l := range v.Content.Lines {
+			if l.DrugID == "" || !l.Route.NeedsCompounding() {
+				continue
+			}
+			n := need{l.DrugID, strings.TrimSpace(l.Vehicle)}
+			if !needs[n] {
+				needs[n] = true
+				order = append(order, n)
+			}
+		}
+	}
+	added := 0
+	for _, n := range order {
+		products, err := db.Products(ph, n.drug)
+		if err != nil {
+			return added, err
+		}
+		for _, p := range products {
+			if !p.Form.Injectable() {
+				continue
+			}
+			want := relais.Stability{Condition: relais.AfterDilution, Diluent: n.vehicle, Storage: "2-8°C", DurationHours: 24, Source: defaultStabilitySource}
+			if n.vehicle == "" {
+				want.Condition, want.Diluent = relais.AfterOpening, ""
+				if p.Form == relais.FormPowder {
+					want.Condition = relais.AfterReconstitution
+				}
+			}
+			has := false
+			for _, s := range p.Stability {
+				if s.Condition == want.Condition && (want.Condition != relais.AfterDilution || relais.SameDiluent(s.Diluent, n.vehicle)) {
+					has = true
+				}
+			}
+			if has {
+				continue
+			}
+			if _, err := db.AddStability(ph, p.ID, want); err != nil {
+				return added, fmt.Errorf("%s: %w", p.Brand, err)
+			}
+			added++
+		}
+	}
+	return added, nil
+}
+
+// RegionStore is what generating a site needs: the demo's store, the
+// production services and the catalogue (*sqlstore.DB, opened with
+// Options.Backdate).
 type RegionStore interface {
 	Store
-	Preparations(ctx context.Context, f relais.PreparationFilter) ([]relais.Preparation, error)
+	relais.ProductionService
+	Drugs(ctx context.Context) ([]relais.Drug, error)
+	Products(ctx context.Context, drugID relais.ID) ([]relais.Product, error)
+	AddStability(ctx context.Context, productID relais.ID, s relais.Stability) (relais.Product, error)
 }
 
 type regionGen struct {
 	db    RegionStore
-	who   Clinicians
 	rng   *rand.Rand
 	today time.Time
 	site  RegionSite
 	idx   int
 	st    *SiteStats
-}
-
-// patient creates one patient and walks the course through the circuit up
-// to today.
-func (g *regionGen) patient(pp PlannedPatient, v relais.ProtocolVersion) error {
-	doc, ph, rng := g.who.Prescriber, g.who.Pharmacist, g.rng
-	start := pp.Start.Time()
-	birth := start.AddDate(-int(pp.Age), -int(math.Mod(pp.Age, 1)*12), -rng.IntN(28))
-	names := firstBoys
-	if pp.Sex == relais.SexFemale {
-		names = firstGirls
-	}
-	first := names[rng.IntN(len(names))]
-	if pp.Child {
-		first = names[rng.IntN(10)]
-	}
-	serial := g.idx*1_000_000 + pp.N
-	in := relais.PatientInput{
-		IPP:        fmt.Sprintf("R%02d%07d", g.idx+1, pp.N+1),
-		INS:        relais.INS{Status: relais.IdentityProvisional},
-		BirthName:  lastNames[rng.IntN(len(lastNames))],
-		FirstNames: []string{first},
-		BirthDate:  relais.Date(birth.Format(time.DateOnly)),
-		Sex:        pp.Sex,
-	}
-	if rng.IntN(3) == 0 {
-		in.INS = regionINS(pp.Sex, birth, serial)
-	}
-	run := consecutiveRun(v.Content.Days)
-	start = workingStart(start, run) // a regimen of consecutive days starts early enough to end by Friday
-	p, err := g.db.CreatePatient(doc, in)
-	if err != nil {
-		return err
-	}
-	g.st.Writes++
-	tr, err := g.db.Include(doc, relais.IncludeRequest{PatientID: p.ID, ProtocolVersionID: v.ID, Intent: "curative", StartDate: relais.Date(start.Format(time.DateOnly))})
-	if err != nil {
-		return err
-	}
-	g.st.Writes++
-	length := v.Content.Cycles.LengthDays
-	if length <= 0 {
-		length = 21
-	}
-	count := v.Content.Cycles.Count
-	if pp.StopAfter > 0 && pp.StopAfter < count {
-		count = pp.StopAfter
-	}
-	height, weight := size(rng, pp.Child, pp.Age, pp.Sex)
-	tomorrow := g.today.AddDate(0, 0, 1)
-	day1 := start
-	for cycle := 1; cycle <= count; cycle++ {
-		if cycle > 1 {
-			day1 = cycleDay(day1.AddDate(0, 0, length), run, rng)
-		}
-		if !day1.Before(tomorrow) {
-			break // the rest of the course is still to come
-		}
-		g.st.Cycles++
-		g.st.WeekdayCycles[day1.Weekday()]++
-		g.st.MonthCycles[day1.Month()-1]++
-		measured := day1.Add(-20 * time.Hour).Add(time.Duration(rng.IntN(120)) * time.Minute)
-		weight *= 1 + (rng.Float64()-0.6)*0.04
-		weight = math.Round(weight*10) / 10
-		for _, m := range []struct {
-			kind string
-			v    float64
-		}{{"height_cm", height}, {"weight_kg", weight}, {"creatinine_umol_l", creatinine(rng, pp.Child, pp.Age)},
-			{"neutrophils_g_l", 1.6 + math.Round(rng.Float64()*30)/10}, {"platelets_g_l", math.Round(120 + rng.Float64()*250)}, {"haemoglobin_g_dl", 9 + math.Round(rng.Float64()*40)/10}} {
-			if _, err := g.db.RecordMeasurement(doc, p.ID, relais.MeasurementInput{Kind: m.kind, Value: &m.v, MeasuredAt: measured, Source: relais.SourceLab}); err != nil {
-				return fmt.Errorf("%s: %w", m.kind, err)
-			}
-			g.st.Measurements++
-			g.st.Writes++
-		}
-		pr, err := g.db.Prescribe(doc, tr.ID, relais.PrescribeRequest{Cycle: cycle, StartDate: relais.Date(day1.Format(time.DateOnly))})
-		if err != nil {
-			return err
-		}
-		g.st.Writes++
-		if cycle >= 2 && rng.Float64() < 0.08 { // a dose reduction, with its reason
-			for _, l := range pr.Lines {
-				if l.Kind == string(relais.LineChemo) && l.Rule.Kind != "" {
-					pct := -20.0
-					if pr, err = g.db.ModifyLine(doc, pr.ID, l.ID, relais.ModifyLineRequest{Percent: &pct, Reason: "Neutropénie fébrile à la cure précédente"}); err != nil {
-						return err
-					}
-					g.st.Writes++
-					break
-				}
-			}
-		}
-		for _, c := range pr.Checks {
-			if c.Level == relais.LevelAcknowledge && c.Ack == nil {
-				if pr, err = g.db.Acknowledge(doc, pr.ID, relais.AcknowledgeRequest{Code: c.Code, LineID: c.LineID, Reason: "Vu en consultation"}); err != nil {
-					return err
-				}
-				g.st.Writes++
-			}
-		}
-		if pr, err = g.db.Sign(doc, pr.ID); err != nil {
-			return err
-		}
-		g.st.Writes++
-		for _, d := range pr.Days {
-			if !d.Date.Time().Before(tomorrow) {
-				continue // future days get their OK-to-treat on the day
-			}
-			ok, err := g.db.GiveOKToTreat(doc, pr.ID, relais.OKToTreatRequest{Day: d.Day})
-			if relais.ErrorKind(err) == relais.KindConflict { // a criterion not met: the prescriber decides
-				ok, err = g.db.GiveOKToTreat(doc, pr.ID, relais.OKToTreatRequest{Day: d.Day, Override: true,
-					Comment: "Critère limite, vu avec le patient : feu vert maintenu"})
-			}
-			if err != nil {
-				return err
-			}
-			pr = ok
-			g.st.OKToTreat++
-			g.st.Writes++
-			var req relais.ValidateLinesRequest
-			for _, l := range pr.Lines {
-				if l.Day == d.Day && l.Status == relais.LineProposed {
-					req.Lines = append(req.Lines, relais.LineDecision{LineID: l.ID, ValidateLineRequest: relais.ValidateLineRequest{Decision: relais.DecisionAccept}})
-				}
-			}
-			if len(req.Lines) == 0 {
-				continue
-			}
-			if pr, err = g.db.ValidateLines(ph, pr.ID, req); err != nil {
-				return err
-			}
-			g.st.Writes++
-		}
-	}
-	preps, err := g.db.Preparations(ph, relais.PreparationFilter{PatientID: p.ID})
-	if err != nil {
-		return err
-	}
-	for _, x := range preps {
-		if x.Mode == relais.ModeCompounded {
-			g.st.Preparations++
-		} else {
-			g.st.Dispensed++
-		}
-	}
-	return nil
 }
 
 // regionINS makes a qualified identity under the INS test OID

@@ -68,7 +68,7 @@ func RunRegion(ctx context.Context, run RegionRun, stdout, stderr io.Writer) ([]
 				os.Remove(path + suffix)
 			}
 		}
-		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Site: s.ID, Log: log})
+		db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Site: s.ID, Log: log, Backdate: true})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -83,14 +83,15 @@ func RunRegion(ctx context.Context, run RegionRun, stdout, stderr io.Writer) ([]
 	}
 	el := time.Since(began)
 	var sum SiteStats
-	fmt.Fprintf(stdout, "\n%-22s %9s %8s %13s %10s %9s %8s %9s\n", "site", "patients", "cycles", "preparations", "dispensed", "writes", "time", "writes/s")
+	fmt.Fprintf(stdout, "\n%-22s %9s %8s %13s %10s %13s %9s %8s %9s\n", "site", "patients", "cycles", "preparations", "dispensed", "administered", "writes", "time", "writes/s")
 	for _, s := range stats {
 		sum.Patients += s.Patients
 		sum.Cycles += s.Cycles
 		sum.Preparations += s.Preparations
 		sum.Dispensed += s.Dispensed
+		sum.Administered += s.Administered
 		sum.Writes += s.Writes
-		fmt.Fprintf(stdout, "%-22s %9d %8d %13d %10d %9d %8s %9.0f\n", s.Site, s.Patients, s.Cycles, s.Preparations, s.Dispensed, s.Writes,
+		fmt.Fprintf(stdout, "%-22s %9d %8d %13d %10d %13d %9d %8s %9.0f\n", s.Site, s.Patients, s.Cycles, s.Preparations, s.Dispensed, s.Administered, s.Writes,
 			progress.Round(s.Elapsed), float64(s.Writes)/s.Elapsed.Seconds())
 		if run.DSN == "" {
 			dsns = append(dsns, SiteDSN(run.Data, s.Site))
@@ -98,7 +99,7 @@ func RunRegion(ctx context.Context, run RegionRun, stdout, stderr io.Writer) ([]
 			dsns = append(dsns, sqlstore.Redacted(run.DSN))
 		}
 	}
-	fmt.Fprintf(stdout, "%-22s %9d %8d %13d %10d %9d %8s %9.0f\n", "region", sum.Patients, sum.Cycles, sum.Preparations, sum.Dispensed, sum.Writes,
+	fmt.Fprintf(stdout, "%-22s %9d %8d %13d %10d %13d %9d %8s %9.0f\n", "region", sum.Patients, sum.Cycles, sum.Preparations, sum.Dispensed, sum.Administered, sum.Writes,
 		progress.Round(el), float64(sum.Writes)/el.Seconds())
 	years := float64(opts.Years)
 	fmt.Fprintf(stdout, "\n%.0f compounded preparations and %.0f new patients a year over %d years (the last year's courses are still running).\n",

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -91,7 +92,7 @@ func TestRegionDeterministic(t *testing.T) {
 			var db *sqlstore.DB
 			open := func(ctx context.Context, s demo.RegionSite) (demo.RegionStore, func() error, error) {
 				var err error
-				db, err = sqlstore.Open(ctx, dsn, sqlstore.Options{Site: s.ID, Log: slog.New(slog.DiscardHandler)})
+				db, err = sqlstore.Open(ctx, dsn, sqlstore.Options{Site: s.ID, Log: slog.New(slog.DiscardHandler), Backdate: true})
 				return db, func() error { return nil }, err
 			}
 			stats, err := demo.GenerateRegion(ctx, opts, open)
@@ -195,4 +196,165 @@ func content(t *testing.T, db *sqlstore.DB) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// The history is produced and dated on its days, not on the day it was
+// generated: every preparation of a past day was made, checked, released,
+// delivered and given, with its register number issued, its release
+// decided and its administration recorded on its administration day; the
+// register of each year is numbered from 1 without a gap, each number once;
+// today's preparations are left to prepare (today's work); and the journal
+// runs forward in time and ends by today.
+func TestRegionHistoryDated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a site's year")
+	}
+	testdb.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		opts := demo.RegionOptions{Seed: 5, Years: 1, Only: "chg-dordogne", Fraction: 0.05, Today: regionToday}
+		var db *sqlstore.DB
+		open := func(ctx context.Context, s demo.RegionSite) (demo.RegionStore, func() error, error) {
+			var err error
+			db, err = sqlstore.Open(ctx, dsn, sqlstore.Options{Site: s.ID, Log: slog.New(slog.DiscardHandler), Backdate: true})
+			return db, func() error { return nil }, err
+		}
+		stats, err := demo.GenerateRegion(ctx, opts, open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		st := stats[0]
+		ph := relais.WithActor(ctx, relais.SystemActor(db.Site))
+		today := relais.Date(regionToday.Format(time.DateOnly))
+		local := func(at time.Time) relais.Date { return relais.LocalDate(at) }
+
+		preps, err := db.Preparations(ph, relais.PreparationFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var made, given, left int
+		for _, p := range preps {
+			if p.AdministrationDate == today {
+				if p.Status != relais.PrepToPrepare {
+					t.Errorf("today's %s %s is %s; want it left to prepare", p.INN, p.AdministrationDate, p.Status)
+				}
+				left++
+				continue
+			}
+			switch p.Status {
+			case relais.PrepAdministered:
+			case relais.PrepCancelled: // a plan the catalogue cannot make
+				continue
+			default:
+				t.Errorf("%s of %s is %s; a past day's preparation is given", p.INN, p.AdministrationDate, p.Status)
+				continue
+			}
+			given++
+			if p.Dispensing == nil || local(p.Dispensing.At) != p.AdministrationDate {
+				t.Errorf("%s of %s dispensed %v; want on its day", p.INN, p.AdministrationDate, p.Dispensing)
+			}
+			a, err := db.Administration(ph, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if local(a.RecordedAt) != p.AdministrationDate || local(a.StartedAt) != p.AdministrationDate || a.RecordedAt.Before(a.EndedAt) {
+				t.Errorf("%s of %s: administration %s–%s recorded %s; want on its day, recorded after it ended", p.INN, p.AdministrationDate,
+					a.StartedAt, a.EndedAt, a.RecordedAt)
+			}
+			if p.Mode != relais.ModeCompounded {
+				continue
+			}
+			made++
+			if p.Worksheet == nil || p.Production == nil || p.Check == nil || p.Release == nil {
+				t.Fatalf("%s of %s given without its worksheet, production, check or release", p.INN, p.AdministrationDate)
+			}
+			for _, at := range []time.Time{p.Worksheet.At, p.Production.At, p.Check.At, p.Release.At, p.CreatedAt, p.UpdatedAt} {
+				if local(at) != p.AdministrationDate {
+					t.Errorf("%s of %s: a step dated %s; want its day", p.INN, p.AdministrationDate, at)
+				}
+			}
+			if !(p.Worksheet.At.Before(p.Production.At) && p.Production.At.Before(p.Check.At) && p.Check.At.Before(p.Release.At) &&
+				p.Release.At.Before(p.Dispensing.At) && p.Dispensing.At.Before(a.RecordedAt)) {
+				t.Errorf("%s of %s: steps out of order", p.INN, p.AdministrationDate)
+			}
+			if p.RegisterNumber == "" {
+				t.Errorf("%s of %s made without a register number", p.INN, p.AdministrationDate)
+			}
+		}
+		if made < 20 || given < 2*made/3 || left == 0 {
+			t.Fatalf("%d compounded preparations made and %d given in the history, %d left for today; want tens made, most given, some today", made, given, left)
+		}
+
+		entries, err := db.Register(ph, "2000-01-01", today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySeq := map[int][]int{}
+		numbers := map[string]bool{}
+		byPrep := map[relais.ID]relais.RegisterEntry{}
+		for _, e := range entries {
+			if numbers[e.Number] {
+				t.Errorf("register number %s twice", e.Number)
+			}
+			numbers[e.Number] = true
+			bySeq[e.Year] = append(bySeq[e.Year], e.Seq)
+			byPrep[e.PreparationID] = e
+			if e.Year != e.IssuedAt.In(relais.DisplayZone).Year() || local(e.IssuedAt) >= today {
+				t.Errorf("register number %s issued %s: want a past day of its year", e.Number, e.IssuedAt)
+			}
+		}
+		if len(bySeq) < 2 {
+			t.Errorf("register years %v; a year to %s crosses a new year", slices.Sorted(maps.Keys(bySeq)), today)
+		}
+		for year, seqs := range bySeq {
+			slices.Sort(seqs)
+			for i, s := range seqs {
+				if s != i+1 {
+					t.Fatalf("register %d: number %d at place %d; want 1 to %d without a gap", year, s, i+1, len(seqs))
+				}
+			}
+		}
+		for _, p := range preps {
+			if p.RegisterNumber == "" {
+				continue
+			}
+			e, ok := byPrep[p.ID]
+			if !ok || e.Number != p.RegisterNumber || local(e.IssuedAt) != p.AdministrationDate {
+				t.Errorf("%s of %s: register entry %+v; want its number, issued on its day", p.INN, p.AdministrationDate, e)
+			}
+		}
+		if st.Administered != given || len(entries) != made {
+			t.Errorf("stats say %d given and %d registered; the database holds %d and %d", st.Administered, len(entries), given, made)
+		}
+
+		// The journal runs forward in time, from before the first patient to today.
+		var last time.Time
+		var n int
+		err = db.Read(ph, func(tx *sqlstore.Tx) error {
+			rows, err := tx.Query("SELECT time FROM journal WHERE site = ? ORDER BY seq", db.Site)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var at time.Time
+				if err := rows.Scan(sqlstore.ScanTime(&at)); err != nil {
+					return err
+				}
+				if at.Before(last) {
+					t.Errorf("journal entry %d dated %s after one dated %s", n+1, at, last)
+				}
+				last = at
+				n++
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if local(last) != today {
+			t.Errorf("the journal ends %s; want today %s (the history's last day)", last, today)
+		}
+		t.Logf("%d journal entries; %d compounded preparations made, %d given, %d left for today; register %v", n, made, given, left, len(entries))
+	})
 }

@@ -440,6 +440,28 @@ func completePrescriptionIfDone(tx *Tx, prescriptionID relais.ID) error {
 	if p.Status != relais.PrescriptionSigned {
 		return nil
 	}
+	// The latest preparation of each line, read once through the
+	// prescription's index (a query per line on line_id scanned the table).
+	latest := map[relais.ID]string{}
+	rows, err := tx.Query("SELECT line_id, status FROM preparation WHERE prescription_id = ? ORDER BY created_at DESC, id DESC", p.ID)
+	if err != nil {
+		return relais.E(op, err)
+	}
+	for rows.Next() {
+		var line relais.ID
+		var status string
+		if err := rows.Scan(&line, &status); err != nil {
+			rows.Close()
+			return relais.E(op, err)
+		}
+		if _, seen := latest[line]; !seen {
+			latest[line] = status
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return relais.E(op, err)
+	}
 	for _, l := range p.Lines {
 		if l.Status == relais.LineProposed || l.Status == relais.LineRefused {
 			return nil // still to be decided, or back with the prescriber
@@ -449,12 +471,8 @@ func completePrescriptionIfDone(tx *Tx, prescriptionID relais.ID) error {
 		}
 		// The line's latest preparation must be over; a line given from the
 		// ward's stock has none.
-		st, err := queryStrings(tx, "SELECT status FROM preparation WHERE line_id = ? ORDER BY created_at DESC, id DESC", l.ID)
-		if err != nil {
-			return err
-		}
-		if len(st) > 0 {
-			switch relais.PreparationStatus(st[0]) {
+		if st, ok := latest[l.ID]; ok {
+			switch relais.PreparationStatus(st) {
 			case relais.PrepAdministered, relais.PrepNotAdministered, relais.PrepCancelled:
 			default:
 				return nil
