@@ -21,7 +21,21 @@ type WorklistRequest struct {
 	// PrescriberName matches treatments included by this prescriber (a
 	// treatment records its author's display name).
 	PrescriberName string `json:"prescriber_name,omitempty"`
+	// Lists, when not empty, names the lists wanted (WorklistToSign…):
+	// the others are left empty, and what only they need is not read — a
+	// nurse's home needs the day's lines, not every open treatment.
+	Lists []string `json:"lists,omitempty"`
 }
+
+// The lists of a worklist, as WorklistRequest.Lists names them.
+const (
+	WorklistToSign      = "to_sign"
+	WorklistOKToTreat   = "ok_to_treat"
+	WorklistToPrescribe = "to_prescribe"
+	WorklistToday       = "today"
+	WorklistToValidate  = "to_validate"
+	WorklistPatients    = "patients"
+)
 
 // WorklistItem is one thing waiting: a cycle, a day of a cycle, or a
 // patient.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -277,6 +278,217 @@ func (db *DB) BoardPreparations(ctx context.Context, f relais.PreparationFilter)
 				return relais.E(op, err)
 			}
 			out = append(out, p)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// BoardQuery names one list of preparations as a page shows it: a section
+// of the production board or a list of a home page, read up to Limit.
+type BoardQuery struct {
+	// Date is the administration date ("" for any); Statuses, the
+	// statuses listed (none for any).
+	Date     relais.Date
+	Statuses []relais.PreparationStatus
+	// PatientIDs, when not empty, narrows to these patients'.
+	PatientIDs []relais.ID
+	// Section narrows to one section of the board: "" for none,
+	// "dispensed" (what leaves as is), "unassigned" (compounded, in none
+	// of Hoods) or "hood" (compounded, assigned to HoodID). A section is
+	// in the board's order — those still in the chain first, then by
+	// planned slot (in a hood), register number, creation — where the
+	// others are in the order of BoardPreparations.
+	Section string
+	HoodID  relais.ID
+	Hoods   []relais.ID
+	// Limit is how many are read at most (0: all).
+	Limit int
+}
+
+// finishedStatuses are the statuses of a preparation that has left the
+// chain (the board shows them last).
+const finishedStatuses = "('administered', 'not_administered', 'rejected', 'cancelled')"
+
+// BoardList reads the first q.Limit preparations of a list, like
+// BoardPreparations (without the records a list does not show), and the
+// list's length: a page reads what it shows and counts the rest. The
+// length is counted only when the list is longer than what is read.
+func (db *DB) BoardList(ctx context.Context, q BoardQuery) (items []relais.Preparation, total int, err error) {
+	const op = "preparation.list"
+	where := []string{"1 = 1"}
+	var args []any
+	if q.Date != "" {
+		if _, err := relais.ParseDate("date", string(q.Date)); err != nil {
+			return nil, 0, err
+		}
+		where, args = append(where, "p.administration_date = ?"), append(args, string(q.Date))
+	}
+	if len(q.Statuses) > 0 {
+		for _, st := range q.Statuses {
+			if !knownPrepStatus(st) {
+				return nil, 0, relais.Invalid(op, "status", "unknown status %q", st)
+			}
+			args = append(args, string(st))
+		}
+		where = append(where, "p.status IN ("+placeholders(len(q.Statuses))+")")
+	}
+	if len(q.PatientIDs) > 0 {
+		in, pargs := inList("p.patient_id IN (%s)", q.PatientIDs)
+		where, args = append(where, in), append(args, pargs...)
+	}
+	from := "preparation p"
+	order := "p.administration_date, p.register_number = '', p.register_number, p.created_at, p.id"
+	board := "p.status IN " + finishedStatuses + ", p.register_number = '', p.register_number, p.created_at, p.id"
+	switch q.Section {
+	case "":
+	case "dispensed":
+		where, args = append(where, "p.mode <> ?"), append(args, string(relais.ModeCompounded))
+		order = board
+	case "unassigned":
+		where, args = append(where, "p.mode = ?"), append(args, string(relais.ModeCompounded))
+		if len(q.Hoods) > 0 {
+			in, hargs := inList("SELECT a.id FROM hood_assignment a WHERE a.hood_id IN (%s)", q.Hoods)
+			where, args = append(where, "p.id NOT IN ("+in+")"), append(args, hargs...)
+		}
+		order = board
+	case "hood":
+		from = "preparation p JOIN hood_assignment a ON a.id = p.id"
+		where, args = append(where, "p.mode = ?", "a.hood_id = ?"), append(args, string(relais.ModeCompounded), q.HoodID)
+		order = "p.status IN " + finishedStatuses + ", a.slot IS NULL, a.slot, p.register_number = '', p.register_number, p.created_at, p.id"
+	default:
+		return nil, 0, relais.Invalid(op, "section", "unknown section %q", q.Section)
+	}
+	cond := " FROM " + from + " WHERE " + strings.Join(where, " AND ")
+	sel := "SELECT " + qualified("p.", boardPreparationCols) + cond + " ORDER BY " + order
+	if q.Limit > 0 {
+		sel += " LIMIT " + strconv.Itoa(q.Limit)
+	}
+	items = []relais.Preparation{}
+	err = db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(sel, args...)
+		if err != nil {
+			return relais.E(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanPreparation(rows)
+			if err != nil {
+				return relais.E(op, err)
+			}
+			items = append(items, p)
+		}
+		if err := rows.Err(); err != nil {
+			return relais.E(op, err)
+		}
+		total = len(items)
+		if q.Limit > 0 && len(items) == q.Limit {
+			if err := tx.QueryRow("SELECT COUNT(*)"+cond, args...).Scan(&total); err != nil {
+				return relais.E(op, err)
+			}
+		}
+		return nil
+	})
+	return items, total, err
+}
+
+// qualified qualifies each column of a list with a table's alias (a
+// constant such as ” is left as is).
+func qualified(alias, cols string) string {
+	list := strings.Split(cols, ",")
+	for i, c := range list {
+		c = strings.TrimSpace(c)
+		if !strings.HasPrefix(c, "'") {
+			c = alias + c
+		}
+		list[i] = c
+	}
+	return strings.Join(list, ", ")
+}
+
+// BoardCount is how many of a day's preparations are in one status, mode
+// and hood (HoodID "" when not assigned).
+type BoardCount struct {
+	Status relais.PreparationStatus
+	Mode   relais.PreparationMode
+	HoodID relais.ID
+	N      int
+}
+
+// BoardCounts counts a day's preparations by status, mode and hood, in one
+// query: the board's totals, whatever it shows.
+func (db *DB) BoardCounts(ctx context.Context, day relais.Date) ([]BoardCount, error) {
+	const op = "preparation.count"
+	if _, err := relais.ParseDate("date", string(day)); err != nil {
+		return nil, err
+	}
+	out := []BoardCount{}
+	err := db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT p.status, p.mode, COALESCE(a.hood_id, ''), COUNT(*) FROM preparation p
+			LEFT JOIN hood_assignment a ON a.id = p.id WHERE p.administration_date = ?
+			GROUP BY p.status, p.mode, COALESCE(a.hood_id, '')`, string(day))
+		if err != nil {
+			return relais.E(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c BoardCount
+			if err := rows.Scan(&c.Status, &c.Mode, &c.HoodID, &c.N); err != nil {
+				return relais.E(op, err)
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// WardPatient is a patient with preparations of the day on a ward (Ward ""
+// for those not delivered yet).
+type WardPatient struct {
+	Ward      string
+	PatientID relais.ID
+}
+
+// DayWards lists the wards and patients of a day's preparations, those
+// neither rejected nor cancelled, each pair once, in the order of
+// BoardPreparations: a nurse's home groups the day by ward and patient,
+// then reads the preparations of the patients it shows (BoardList with
+// PatientIDs). Only the patient and the dispensing of each preparation
+// are read.
+func (db *DB) DayWards(ctx context.Context, day relais.Date) ([]WardPatient, error) {
+	const op = "preparation.list"
+	if _, err := relais.ParseDate("date", string(day)); err != nil {
+		return nil, err
+	}
+	out := []WardPatient{}
+	err := db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT patient_id, dispensing FROM preparation WHERE administration_date = ?
+			AND status NOT IN ('rejected', 'cancelled') ORDER BY administration_date, register_number = '', register_number, created_at, id`, string(day))
+		if err != nil {
+			return relais.E(op, err)
+		}
+		defer rows.Close()
+		seen := map[WardPatient]bool{}
+		for rows.Next() {
+			var wp WardPatient
+			var disp string
+			if err := rows.Scan(&wp.PatientID, &disp); err != nil {
+				return relais.E(op, err)
+			}
+			if disp != "" {
+				var d struct {
+					Ward string `json:"ward"`
+				}
+				if err := json.Unmarshal([]byte(disp), &d); err != nil {
+					return relais.E(op, relais.KindIntegrity, "the dispensing of a preparation of patient "+string(wp.PatientID)+" is not readable", err)
+				}
+				wp.Ward = d.Ward
+			}
+			if !seen[wp] {
+				seen[wp] = true
+				out = append(out, wp)
+			}
 		}
 		return rows.Err()
 	})

@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/relais-onco/relais"
 )
@@ -25,24 +27,48 @@ func (db *DB) Worklist(ctx context.Context, req relais.WorklistRequest) (relais.
 	w := relais.Worklist{On: req.On, ToSign: []relais.WorklistItem{}, OKToTreat: []relais.WorklistItem{},
 		ToPrescribe: []relais.WorklistItem{}, Today: []relais.WorklistItem{}, ToValidate: []relais.WorklistItem{},
 		Patients: []relais.WorklistItem{}}
+	want := func(list string) bool { return len(req.Lists) == 0 || slices.Contains(req.Lists, list) }
+	// What each list needs: the drafts (to sign); the signed prescriptions
+	// with a line still proposed (its day may lack its OK-to-treat — a
+	// line is validated only after it — or wait for the pharmacist) or a
+	// line dated that day; the open treatments (the cycles due, the
+	// patients). Those two mark the patients of the prescriber's
+	// prescriptions (Mine): they need them all.
+	treatments := want(relais.WorklistPatients) || want(relais.WorklistToPrescribe)
+	drafts := treatments || want(relais.WorklistToSign)
+	proposed := treatments || want(relais.WorklistOKToTreat) || want(relais.WorklistToValidate)
+	dated := treatments || want(relais.WorklistOKToTreat) || want(relais.WorklistToday)
 	err := db.Read(ctx, func(tx *Tx) error {
-		// The prescriptions with work: drafts; signed ones with a line still
-		// proposed (its day may lack its OK-to-treat — a line is validated
-		// only after it — or wait for the pharmacist) or a line dated that
-		// day.
-		ids, err := idList(tx, `SELECT id FROM prescription WHERE status = 'draft'
-			UNION SELECT p.id FROM prescription p JOIN prescription_line l ON l.prescription_id = p.id
-			WHERE p.status = 'signed' AND (l.status = 'proposed' OR l.date = ?)`, string(req.On))
-		if err != nil {
-			return err
+		var union []string
+		var args []any
+		if drafts {
+			union = append(union, "SELECT id FROM prescription WHERE status = 'draft'")
+		}
+		signed := "SELECT p.id FROM prescription p JOIN prescription_line l ON l.prescription_id = p.id WHERE p.status = 'signed' AND "
+		switch {
+		case proposed && dated:
+			union, args = append(union, signed+"(l.status = 'proposed' OR l.date = ?)"), append(args, string(req.On))
+		case proposed:
+			union = append(union, signed+"l.status = 'proposed'")
+		case dated:
+			union, args = append(union, signed+"l.date = ?"), append(args, string(req.On))
+		}
+		var ids []relais.ID
+		var err error
+		if len(union) > 0 {
+			if ids, err = idList(tx, strings.Join(union, " UNION "), args...); err != nil {
+				return err
+			}
 		}
 		prescriptions, err := worklistPrescriptions(tx, ids)
 		if err != nil {
 			return err
 		}
-		open, err := openTreatments(tx)
-		if err != nil {
-			return err
+		var open []relais.Treatment
+		if treatments {
+			if open, err = openTreatments(tx); err != nil {
+				return err
+			}
 		}
 		var pids []relais.ID
 		for _, p := range prescriptions {
@@ -106,31 +132,9 @@ func (db *DB) Worklist(ctx context.Context, req relais.WorklistRequest) (relais.
 			}
 		}
 
-		// How far each open treatment has been prescribed.
-		type progress struct {
-			cycle int
-			start relais.Date
-		}
-		last := map[relais.ID]progress{}
-		rows, err := tx.Query(`SELECT p.treatment_id, p.cycle, p.start_date FROM prescription p JOIN treatment t ON t.id = p.treatment_id
-			WHERE p.status <> 'cancelled' AND t.status IN ('planned', 'active')`)
+		last, err := treatmentProgress(tx, treatments)
 		if err != nil {
-			return relais.E(op, err)
-		}
-		for rows.Next() {
-			var tid relais.ID
-			var pr progress
-			if err := rows.Scan(&tid, &pr.cycle, scanDate(&pr.start)); err != nil {
-				rows.Close()
-				return relais.E(op, err)
-			}
-			if pr.cycle > last[tid].cycle {
-				last[tid] = pr
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return relais.E(op, err)
+			return err
 		}
 		horizon := req.On.AddDays(req.HorizonDays)
 		index := map[relais.ID]int{}
@@ -166,9 +170,57 @@ func (db *DB) Worklist(ctx context.Context, req relais.WorklistRequest) (relais.
 		})
 		sort.SliceStable(w.ToPrescribe, func(i, j int) bool { return w.ToPrescribe[i].Date < w.ToPrescribe[j].Date })
 		sort.SliceStable(w.ToValidate, func(i, j int) bool { return w.ToValidate[i].Date < w.ToValidate[j].Date })
+		// The lists not wanted are left empty: read in part, they would be
+		// wrong.
+		for _, l := range []struct {
+			name string
+			list *[]relais.WorklistItem
+		}{{relais.WorklistToSign, &w.ToSign}, {relais.WorklistOKToTreat, &w.OKToTreat}, {relais.WorklistToPrescribe, &w.ToPrescribe},
+			{relais.WorklistToday, &w.Today}, {relais.WorklistToValidate, &w.ToValidate}, {relais.WorklistPatients, &w.Patients}} {
+			if !want(l.name) {
+				*l.list = []relais.WorklistItem{}
+			}
+		}
 		return nil
 	})
 	return w, err
+}
+
+// progress is how far an open treatment has been prescribed: its latest
+// cycle and that cycle's start.
+type progress struct {
+	cycle int
+	start relais.Date
+}
+
+// treatmentProgress reads how far each open treatment has been prescribed
+// (nothing when not needed).
+func treatmentProgress(tx *Tx, needed bool) (map[relais.ID]progress, error) {
+	const op = "worklist"
+	last := map[relais.ID]progress{}
+	if !needed {
+		return last, nil
+	}
+	rows, err := tx.Query(`SELECT p.treatment_id, p.cycle, p.start_date FROM prescription p JOIN treatment t ON t.id = p.treatment_id
+		WHERE p.status <> 'cancelled' AND t.status IN ('planned', 'active')`)
+	if err != nil {
+		return nil, relais.E(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tid relais.ID
+		var pr progress
+		if err := rows.Scan(&tid, &pr.cycle, scanDate(&pr.start)); err != nil {
+			return nil, relais.E(op, err)
+		}
+		if pr.cycle > last[tid].cycle {
+			last[tid] = pr
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, relais.E(op, err)
+	}
+	return last, nil
 }
 
 // worklistPrescriptions reads prescriptions with their lines in two
@@ -303,4 +355,68 @@ func idList(tx *Tx, q string, args ...any) ([]relais.ID, error) {
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// DayToPrepare reads the days dated on that have lines validated for the
+// pharmacy to prepare (not taken by mouth) — a technician's home list,
+// each day with those lines only — in the order of the worklist's Today,
+// up to limit (0: all), and how many there are. A line is validated only
+// once its day has its OK-to-treat: these are the days of Today that have
+// such lines, read without reading the others.
+func (db *DB) DayToPrepare(ctx context.Context, on relais.Date, limit int) (items []relais.WorklistItem, total int, err error) {
+	if _, err := relais.ParseDate("on", string(on)); err != nil {
+		return nil, 0, err
+	}
+	const cond = ` FROM prescription p WHERE p.status = 'signed' AND EXISTS (SELECT 1 FROM prescription_line l
+		WHERE l.prescription_id = p.id AND l.date = ? AND l.status = 'validated' AND l.route <> 'PO')`
+	q := "SELECT p.id" + cond + " ORDER BY p.start_date, p.cycle, p.id"
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	items = []relais.WorklistItem{}
+	err = db.Read(ctx, func(tx *Tx) error {
+		ids, err := idList(tx, q, string(on))
+		if err != nil {
+			return err
+		}
+		total = len(ids)
+		if limit > 0 && len(ids) == limit {
+			if err := tx.QueryRow("SELECT COUNT(*)"+cond, string(on)).Scan(&total); err != nil {
+				return relais.E("worklist", err)
+			}
+		}
+		prescriptions, err := worklistPrescriptions(tx, ids)
+		if err != nil {
+			return err
+		}
+		var pids []relais.ID
+		for _, p := range prescriptions {
+			pids = append(pids, p.PatientID)
+		}
+		patients, err := patientNames(tx, pids)
+		if err != nil {
+			return err
+		}
+		for _, p := range prescriptions {
+			pt := patients[p.PatientID]
+			for _, d := range p.Days {
+				if d.Date != on || d.OKToTreat == nil {
+					continue
+				}
+				it := relais.WorklistItem{PatientID: p.PatientID, PatientName: pt.DisplayName(), IPP: pt.IPP, BirthDate: pt.BirthDate,
+					TreatmentID: p.TreatmentID, PrescriptionID: p.ID, Regimen: p.Regimen, Cycle: p.Cycle, Day: d.Day, Date: d.Date,
+					Status: p.Status, PrescriberName: p.PrescriberName}
+				for _, l := range p.Lines {
+					if l.Day == d.Day && l.Status == relais.LineValidated && l.Route != string(relais.RoutePO) {
+						it.Lines = append(it.Lines, l)
+					}
+				}
+				if len(it.Lines) > 0 {
+					items = append(items, it)
+				}
+			}
+		}
+		return nil
+	})
+	return items, total, err
 }

@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/relais-onco/relais"
@@ -26,9 +27,36 @@ func TestWorklistFollowsTheCycle(t *testing.T) {
 		}
 		ask := func() relais.Worklist {
 			t.Helper()
-			w, err := f.db.Worklist(f.doctor, relais.WorklistRequest{On: on, HorizonDays: 7, PrescriberID: me.ID, PrescriberName: me.Name})
+			req := relais.WorklistRequest{On: on, HorizonDays: 7, PrescriberID: me.ID, PrescriberName: me.Name}
+			w, err := f.db.Worklist(f.doctor, req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Each list asked alone (as a nurse's or a pharmacist's home
+			// does) is the same as in the whole worklist; the others are
+			// empty.
+			lists := map[string]func(relais.Worklist) []relais.WorklistItem{
+				relais.WorklistToSign:      func(w relais.Worklist) []relais.WorklistItem { return w.ToSign },
+				relais.WorklistOKToTreat:   func(w relais.Worklist) []relais.WorklistItem { return w.OKToTreat },
+				relais.WorklistToPrescribe: func(w relais.Worklist) []relais.WorklistItem { return w.ToPrescribe },
+				relais.WorklistToday:       func(w relais.Worklist) []relais.WorklistItem { return w.Today },
+				relais.WorklistToValidate:  func(w relais.Worklist) []relais.WorklistItem { return w.ToValidate },
+				relais.WorklistPatients:    func(w relais.Worklist) []relais.WorklistItem { return w.Patients },
+			}
+			for name := range lists {
+				req.Lists = []string{name}
+				one, err := f.db.Worklist(f.doctor, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for other, l := range lists {
+					if other == name && !reflect.DeepEqual(l(one), l(w)) {
+						t.Errorf("%s asked alone: %+v, in the whole worklist: %+v", name, l(one), l(w))
+					}
+					if other != name && len(l(one)) != 0 {
+						t.Errorf("%s asked alone: %s is not empty: %+v", name, other, l(one))
+					}
+				}
 			}
 			return w
 		}

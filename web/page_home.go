@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"sort"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/sqlstore"
 )
 
 // The home page: each role's worklist.
@@ -44,6 +46,9 @@ const homeListMax = 30
 // bound keeps the first homeListMax items of a list, unless the request
 // asks for all of it, and notes its length and what is left out.
 func bound[T any](v *homeView, key string, items []T) []T {
+	if _, read := v.Counts[key]; read {
+		return items // read up to what is shown, and counted
+	}
 	v.Counts[key] = len(items)
 	if v.More == key || len(items) <= homeListMax {
 		return items
@@ -100,6 +105,12 @@ type homeAlert struct {
 	Check          relais.Check
 }
 
+// dayToPrepare is a store that reads the day's lines to prepare up to a
+// limit, with their number (sqlstore's DayToPrepare).
+type dayToPrepare interface {
+	DayToPrepare(ctx context.Context, on relais.Date, limit int) ([]relais.WorklistItem, int, error)
+}
+
 // worklistDays is how far ahead a prescriber sees the cycles due.
 const worklistDays = 7
 
@@ -109,8 +120,41 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request, p *page) error
 	v := homeView{Role: p.User.Role, Date: relais.Today(), Counts: map[string]int{}, Hidden: map[string]int{}, More: r.URL.Query().Get("more")}
 	role := p.User.Role
 	ws, hasWorklist := s.Treatments.(relais.WorklistService)
+	// A technician's home shows the board when this server runs the
+	// pharmacy chain, the day's lines to prepare otherwise: read with
+	// DayToPrepare when the store has it, up to what is shown.
+	board := s.Production != nil && p.Can(string(relais.PermProductionRead))
+	tp, hasToPrepare := s.Treatments.(dayToPrepare)
+	switch {
+	case role == relais.RoleTechnician && board:
+		hasWorklist = false
+	case role == relais.RoleTechnician && hasToPrepare:
+		hasWorklist = false
+		limit := homeListMax
+		if v.More == "to_prepare" {
+			limit = 0
+		}
+		items, n, err := tp.DayToPrepare(ctx, v.Date, limit)
+		if err != nil {
+			return err
+		}
+		v.ToPrepare, v.Counts["to_prepare"] = items, n
+		if n > len(items) {
+			v.Hidden["to_prepare"] = n - len(items)
+		}
+	}
 	if hasWorklist && (role == relais.RolePrescriber || role == relais.RoleNurse || role == relais.RoleTechnician || role == relais.RolePharmacist) {
-		wl, err := ws.Worklist(ctx, relais.WorklistRequest{On: v.Date, HorizonDays: worklistDays, PrescriberID: p.User.ID, PrescriberName: p.User.Name})
+		// Each role reads the lists its home shows: a prescriber all of
+		// them, a nurse and a technician the day's lines, a pharmacist
+		// the days to validate.
+		var lists []string
+		switch role {
+		case relais.RoleNurse, relais.RoleTechnician:
+			lists = []string{relais.WorklistToday}
+		case relais.RolePharmacist:
+			lists = []string{relais.WorklistToValidate}
+		}
+		wl, err := ws.Worklist(ctx, relais.WorklistRequest{On: v.Date, HorizonDays: worklistDays, PrescriberID: p.User.ID, PrescriberName: p.User.Name, Lists: lists})
 		if err != nil {
 			return err
 		}
@@ -212,14 +256,49 @@ func (s *Server) homeProduction(r *http.Request, v *homeView, role relais.Role, 
 	ctx := r.Context()
 	h := &homeProduction{}
 	var all []relais.Preparation
-	switch role {
-	case relais.RoleTechnician, relais.RoleNurse:
+	// With a store that reads a list up to a limit, a technician's board
+	// and a pharmacist's lists read only what they show, and count the rest.
+	// A nurse's wards read the day's wards and patients, then the
+	// preparations of the patients shown.
+	b, limited := s.Production.(boardSectionReader)
+	wr, byWard := s.Production.(wardReader)
+	byWard = limited && byWard && role == relais.RoleNurse
+	limited = limited && (role == relais.RoleTechnician || role == relais.RolePharmacist)
+	switch {
+	case limited:
+		if err := homeLists(ctx, v, h, role, day, b); err != nil {
+			return nil, err
+		}
+	case byWard:
+		pairs, err := wr.DayWards(ctx, day)
+		if err != nil {
+			return nil, err
+		}
+		index := map[string]int{}
+		for _, wp := range pairs {
+			i, ok := index[wp.Ward]
+			if !ok {
+				i = len(h.Wards)
+				index[wp.Ward] = i
+				h.Wards = append(h.Wards, wardGroup{Ward: wp.Ward})
+			}
+			h.Wards[i].Patients = append(h.Wards[i].Patients, wardPatient{PatientID: wp.PatientID})
+		}
+		// Wards by name; what is not delivered yet comes last.
+		sort.SliceStable(h.Wards, func(i, j int) bool {
+			a, b := h.Wards[i].Ward, h.Wards[j].Ward
+			if (a == "") != (b == "") {
+				return b == ""
+			}
+			return a < b
+		})
+	case role == relais.RoleTechnician, role == relais.RoleNurse:
 		today, err := s.listPreparations(ctx, relais.PreparationFilter{Date: day})
 		if err != nil {
 			return nil, err
 		}
 		all = today
-	case relais.RolePharmacist:
+	case role == relais.RolePharmacist:
 		for _, st := range []relais.PreparationStatus{relais.PrepPrepared, relais.PrepChecked} {
 			ps, err := s.listPreparations(ctx, relais.PreparationFilter{Status: st})
 			if err != nil {
@@ -233,8 +312,9 @@ func (s *Server) homeProduction(r *http.Request, v *homeView, role relais.Role, 
 	item := func(pr relais.Preparation) boardItem {
 		return boardItem{Preparation: pr}
 	}
-	switch role {
-	case relais.RoleTechnician:
+	switch {
+	case limited:
+	case role == relais.RoleTechnician:
 		for _, c := range boardColumns {
 			col := boardColumn{Key: c.Key}
 			for _, pr := range all {
@@ -246,7 +326,7 @@ func (s *Server) homeProduction(r *http.Request, v *homeView, role relais.Role, 
 			}
 			h.Board = append(h.Board, col)
 		}
-	case relais.RolePharmacist:
+	case role == relais.RolePharmacist:
 		for _, pr := range all {
 			if pr.Status == relais.PrepPrepared {
 				h.ToCheck = append(h.ToCheck, item(pr))
@@ -254,7 +334,7 @@ func (s *Server) homeProduction(r *http.Request, v *homeView, role relais.Role, 
 				h.ToRelease = append(h.ToRelease, item(pr))
 			}
 		}
-	case relais.RoleNurse:
+	case role == relais.RoleNurse:
 		wards := map[string]*wardGroup{}
 		var order []string
 		for _, pr := range all {
@@ -293,11 +373,14 @@ func (s *Server) homeProduction(r *http.Request, v *homeView, role relais.Role, 
 			h.Wards = append(h.Wards, *wards[w])
 		}
 	}
-	// Bound the lists, then read the names of the patients shown.
-	h.ToCheck = bound(v, "to_check", h.ToCheck)
-	h.ToRelease = bound(v, "to_release", h.ToRelease)
-	for i := range h.Board {
-		h.Board[i].Items = bound(v, "board:"+h.Board[i].Key, h.Board[i].Items)
+	// Bound the lists (read bounded already when limited), then read the
+	// names of the patients shown.
+	if !limited {
+		h.ToCheck = bound(v, "to_check", h.ToCheck)
+		h.ToRelease = bound(v, "to_release", h.ToRelease)
+		for i := range h.Board {
+			h.Board[i].Items = bound(v, "board:"+h.Board[i].Key, h.Board[i].Items)
+		}
 	}
 	var ids []relais.ID
 	for _, list := range [][]boardItem{h.ToCheck, h.ToRelease} {
@@ -343,8 +426,106 @@ func (s *Server) homeProduction(r *http.Request, v *homeView, role relais.Role, 
 			shown = append(shown, pt.PatientID)
 		}
 	}
+	if byWard {
+		if err := wardItems(ctx, h, day, b); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.recordShown(r, names, shown); err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// wardReader is a store that lists a day's wards and patients without
+// reading their preparations (sqlstore's DayWards).
+type wardReader interface {
+	DayWards(ctx context.Context, day relais.Date) ([]sqlstore.WardPatient, error)
+}
+
+// wardItems reads the day's preparations of the patients shown on a
+// nurse's home, neither rejected nor cancelled, and puts each with its
+// ward and patient.
+func wardItems(ctx context.Context, h *homeProduction, day relais.Date, b boardSectionReader) error {
+	var ids []relais.ID
+	for _, g := range h.Wards {
+		for _, pt := range g.Patients {
+			ids = append(ids, pt.PatientID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var live []relais.PreparationStatus
+	for _, c := range boardColumns {
+		for _, st := range c.Statuses {
+			if st != relais.PrepRejected && st != relais.PrepCancelled {
+				live = append(live, st)
+			}
+		}
+	}
+	preps, _, err := b.BoardList(ctx, sqlstore.BoardQuery{Date: day, Statuses: live, PatientIDs: ids})
+	if err != nil {
+		return err
+	}
+	type key struct {
+		ward    string
+		patient relais.ID
+	}
+	items := map[key][]relais.Preparation{}
+	for _, pr := range preps {
+		ward := ""
+		if pr.Dispensing != nil {
+			ward = pr.Dispensing.Ward
+		}
+		k := key{ward, pr.PatientID}
+		items[k] = append(items[k], pr)
+	}
+	for gi := range h.Wards {
+		g := &h.Wards[gi]
+		for i := range g.Patients {
+			g.Patients[i].Items = items[key{g.Ward, g.Patients[i].PatientID}]
+		}
+	}
+	return nil
+}
+
+// homeLists reads a technician's board of the day, column by column, or a
+// pharmacist's preparations to check and to release, each list up to
+// homeListMax (all of it when ?more= names it) with its length.
+func homeLists(ctx context.Context, v *homeView, h *homeProduction, role relais.Role, day relais.Date, b boardSectionReader) error {
+	read := func(key string, q sqlstore.BoardQuery) ([]boardItem, error) {
+		if v.More != key {
+			q.Limit = homeListMax
+		}
+		preps, n, err := b.BoardList(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		v.Counts[key] = n
+		if n > len(preps) {
+			v.Hidden[key] = n - len(preps)
+		}
+		var items []boardItem
+		for _, pr := range preps {
+			items = append(items, boardItem{Preparation: pr})
+		}
+		return items, nil
+	}
+	var err error
+	if role == relais.RoleTechnician {
+		for _, c := range boardColumns {
+			col := boardColumn{Key: c.Key}
+			if col.Items, err = read("board:"+c.Key, sqlstore.BoardQuery{Date: day, Statuses: c.Statuses}); err != nil {
+				return err
+			}
+			h.Board = append(h.Board, col)
+		}
+		return nil
+	}
+	if h.ToCheck, err = read("to_check", sqlstore.BoardQuery{Statuses: []relais.PreparationStatus{relais.PrepPrepared}}); err != nil {
+		return err
+	}
+	h.ToRelease, err = read("to_release", sqlstore.BoardQuery{Statuses: []relais.PreparationStatus{relais.PrepChecked}})
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/sqlstore"
 )
 
 // Production: the day's board, and a preparation's page — its compounding
@@ -233,11 +234,170 @@ func (s *Server) productionBoard(w http.ResponseWriter, r *http.Request, p *page
 // Finished preparations (administered, cancelled…) go after those still in
 // the chain.
 func (s *Server) board(r *http.Request, day relais.Date) (boardView, error) {
-	ctx := r.Context()
 	v := boardView{Date: day, Prev: day.AddDays(-1), Next: day.AddDays(1)}
-	preps, err := s.listPreparations(ctx, relais.PreparationFilter{Date: day})
+	// Each section shows its first boardSectionMax preparations in the
+	// order of work, unless the whole day is asked for (?all=1); only the
+	// patients shown are read, named and logged.
+	v.All = r.URL.Query().Get("all") == "1"
+	var err error
+	if b, ok := s.Production.(boardSectionReader); ok {
+		err = s.boardSections(r, &v, b)
+	} else {
+		err = s.boardDay(r, &v)
+	}
 	if err != nil {
 		return v, err
+	}
+	var patients []relais.ID
+	for _, h := range v.Hoods {
+		for _, it := range h.Items {
+			patients = append(patients, it.PatientID)
+		}
+	}
+	for _, it := range v.Dispensed {
+		patients = append(patients, it.PatientID)
+	}
+	names, err := s.patientNames(r, patients)
+	if err != nil {
+		return v, err
+	}
+	for i := range v.Hoods {
+		for j := range v.Hoods[i].Items {
+			it := &v.Hoods[i].Items[j]
+			it.PatientName = names[it.PatientID].DisplayName()
+		}
+	}
+	for j := range v.Dispensed {
+		it := &v.Dispensed[j]
+		it.PatientName = names[it.PatientID].DisplayName()
+	}
+	return v, nil
+}
+
+// boardSectionReader is a store that reads a list of preparations up to a
+// limit, with its length, and counts a day's preparations by status, mode
+// and hood (sqlstore's BoardList and BoardCounts): a board or a home page
+// then reads only what it shows, however long the day.
+type boardSectionReader interface {
+	BoardList(ctx context.Context, q sqlstore.BoardQuery) ([]relais.Preparation, int, error)
+	BoardCounts(ctx context.Context, day relais.Date) ([]sqlstore.BoardCount, error)
+}
+
+// boardSections fills the board section by section, each read up to what
+// it shows (all of it with ?all=1), the day's counts in one query.
+func (s *Server) boardSections(r *http.Request, v *boardView, b boardSectionReader) error {
+	ctx := r.Context()
+	var hoods []relais.Hood
+	var err error
+	if s.Hoods != nil {
+		if hoods, err = s.Hoods.Hoods(ctx); err != nil {
+			return err
+		}
+	}
+	known := make([]relais.ID, 0, len(hoods))
+	inHood := map[relais.ID]int{}
+	for _, h := range hoods {
+		known = append(known, h.ID)
+		inHood[h.ID] = 0
+	}
+	counts, err := b.BoardCounts(ctx, v.Date)
+	if err != nil {
+		return err
+	}
+	byStatus := map[relais.PreparationStatus]int{}
+	for _, c := range counts {
+		v.Total += c.N
+		byStatus[c.Status] += c.N
+		if _, ok := inHood[c.HoodID]; ok && c.Mode == relais.ModeCompounded {
+			inHood[c.HoodID] += c.N
+		}
+	}
+	for _, c := range boardColumns {
+		n := 0
+		for _, st := range c.Statuses {
+			n += byStatus[st]
+		}
+		v.Counts = append(v.Counts, boardCount{Key: c.Key, N: n})
+	}
+	limit := boardSectionMax
+	if v.All {
+		limit = 0
+	}
+	read := func(q sqlstore.BoardQuery) ([]boardItem, int, error) {
+		q.Date, q.Limit = v.Date, limit
+		preps, n, err := b.BoardList(ctx, q)
+		if err != nil {
+			return nil, 0, err
+		}
+		items := make([]boardItem, 0, len(preps))
+		for _, pr := range preps {
+			items = append(items, boardItem{Preparation: pr, Assignable: pr.CanAssignHood() == nil})
+		}
+		return items, n, nil
+	}
+	// Hoods out of service with nothing planned in them that day are left
+	// out; the unassigned section always shows (it is where work arrives).
+	var shown []relais.ID
+	for i := range hoods {
+		h := hoods[i]
+		if h.Active {
+			v.Choices = append(v.Choices, h)
+		}
+		if !h.Active && inHood[h.ID] == 0 {
+			continue
+		}
+		sec := boardHood{Hood: &h, Key: string(h.ID)}
+		if inHood[h.ID] > 0 {
+			if sec.Items, sec.N, err = read(sqlstore.BoardQuery{Section: "hood", HoodID: h.ID}); err != nil {
+				return err
+			}
+			for _, it := range sec.Items {
+				shown = append(shown, it.ID)
+			}
+		}
+		v.Hoods = append(v.Hoods, sec)
+	}
+	unassigned := boardHood{Key: "unassigned"}
+	if unassigned.Items, unassigned.N, err = read(sqlstore.BoardQuery{Section: "unassigned", Hoods: known}); err != nil {
+		return err
+	}
+	v.Hoods = append(v.Hoods, unassigned)
+	if v.Dispensed, v.DispensedN, err = read(sqlstore.BoardQuery{Section: "dispensed"}); err != nil {
+		return err
+	}
+	// Where and when the preparations shown in a hood are planned.
+	if len(shown) > 0 {
+		assigned, err := s.Hoods.HoodAssignments(ctx, shown)
+		if err != nil {
+			return err
+		}
+		for i := range v.Hoods {
+			for j := range v.Hoods[i].Items {
+				it := &v.Hoods[i].Items[j]
+				if a, ok := assigned[it.ID]; ok {
+					it.HoodID, it.Slot = a.HoodID, a.Slot
+				}
+			}
+		}
+	}
+	for i := range v.Hoods {
+		h := &v.Hoods[i]
+		sortBoard(h.Items)
+		h.Hidden = h.N - len(h.Items)
+		v.Hidden += h.Hidden
+	}
+	v.DispensedHidden = v.DispensedN - len(v.Dispensed)
+	v.Hidden += v.DispensedHidden
+	return nil
+}
+
+// boardDay fills the board from the whole day's preparations, for a store
+// without boardSectionReader.
+func (s *Server) boardDay(r *http.Request, v *boardView) error {
+	ctx := r.Context()
+	preps, err := s.listPreparations(ctx, relais.PreparationFilter{Date: v.Date})
+	if err != nil {
+		return err
 	}
 	var ids []relais.ID
 	for _, pr := range preps {
@@ -247,10 +407,10 @@ func (s *Server) board(r *http.Request, day relais.Date) (boardView, error) {
 	assigned := map[relais.ID]relais.HoodAssignment{}
 	if s.Hoods != nil {
 		if hoods, err = s.Hoods.Hoods(ctx); err != nil {
-			return v, err
+			return err
 		}
 		if assigned, err = s.Hoods.HoodAssignments(ctx, ids); err != nil {
-			return v, err
+			return err
 		}
 	}
 	v.Total = len(preps)
@@ -297,10 +457,6 @@ func (s *Server) board(r *http.Request, day relais.Date) (boardView, error) {
 		}
 	}
 	v.Hoods = append(out, unassigned)
-	// Each section shows its first boardSectionMax preparations in the
-	// order of work, unless the whole day is asked for (?all=1); only the
-	// patients shown are read, named and logged.
-	v.All = r.URL.Query().Get("all") == "1"
 	cut := func(items []boardItem) ([]boardItem, int) {
 		sortBoard(items)
 		if v.All || len(items) <= boardSectionMax {
@@ -316,30 +472,7 @@ func (s *Server) board(r *http.Request, day relais.Date) (boardView, error) {
 	v.DispensedN = len(v.Dispensed)
 	v.Dispensed, v.DispensedHidden = cut(v.Dispensed)
 	v.Hidden += v.DispensedHidden
-	var patients []relais.ID
-	for _, h := range v.Hoods {
-		for _, it := range h.Items {
-			patients = append(patients, it.PatientID)
-		}
-	}
-	for _, it := range v.Dispensed {
-		patients = append(patients, it.PatientID)
-	}
-	names, err := s.patientNames(r, patients)
-	if err != nil {
-		return v, err
-	}
-	for i := range v.Hoods {
-		for j := range v.Hoods[i].Items {
-			it := &v.Hoods[i].Items[j]
-			it.PatientName = names[it.PatientID].DisplayName()
-		}
-	}
-	for j := range v.Dispensed {
-		it := &v.Dispensed[j]
-		it.PatientName = names[it.PatientID].DisplayName()
-	}
-	return v, nil
+	return nil
 }
 
 // boardSectionMax is how many preparations a section of the board shows

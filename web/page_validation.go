@@ -23,7 +23,7 @@ func (s *Server) validationPages() {
 func (s *Server) validationQueuePage(w http.ResponseWriter, r *http.Request, p *page) error {
 	var q []relais.QueueItem
 	if ws, ok := s.Treatments.(relais.WorklistService); ok {
-		wl, err := ws.Worklist(r.Context(), relais.WorklistRequest{On: relais.Today()})
+		wl, err := ws.Worklist(r.Context(), relais.WorklistRequest{On: relais.Today(), Lists: []string{relais.WorklistToValidate}})
 		if err != nil {
 			return err
 		}
