@@ -242,46 +242,7 @@ var boardPreparationCols = func() string {
 // check, release, rejection or cancellation (read one preparation with
 // Preparation for those).
 func (db *DB) BoardPreparations(ctx context.Context, f relais.PreparationFilter) ([]relais.Preparation, error) {
-	const op = "preparation.list"
-	var where []string
-	var args []any
-	if f.Date != "" {
-		if _, err := relais.ParseDate("date", string(f.Date)); err != nil {
-			return nil, err
-		}
-		where, args = append(where, "administration_date = ?"), append(args, string(f.Date))
-	}
-	if f.Status != "" {
-		if !knownPrepStatus(f.Status) {
-			return nil, relais.Invalid(op, "status", "unknown status %q", f.Status)
-		}
-		where, args = append(where, "status = ?"), append(args, f.Status)
-	}
-	if f.PatientID != "" {
-		where, args = append(where, "patient_id = ?"), append(args, f.PatientID)
-	}
-	q := "SELECT " + boardPreparationCols + " FROM preparation"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY administration_date, register_number = '', register_number, created_at, id"
-	out := []relais.Preparation{}
-	err := db.Read(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(q, args...)
-		if err != nil {
-			return relais.E(op, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			p, err := scanPreparation(rows)
-			if err != nil {
-				return relais.E(op, err)
-			}
-			out = append(out, p)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return db.listPreparations(ctx, f, boardPreparationCols)
 }
 
 // BoardQuery names one list of preparations as a page shows it: a section

@@ -351,6 +351,12 @@ func (db *DB) Preparation(ctx context.Context, id relais.ID) (relais.Preparation
 // Preparations lists preparations by administration date, status or
 // patient, in register order then creation order.
 func (db *DB) Preparations(ctx context.Context, f relais.PreparationFilter) ([]relais.Preparation, error) {
+	return db.listPreparations(ctx, f, preparationCols)
+}
+
+// listPreparations reads the preparations f selects, with the columns cols
+// (preparationCols, or boardPreparationCols for a list).
+func (db *DB) listPreparations(ctx context.Context, f relais.PreparationFilter, cols string) ([]relais.Preparation, error) {
 	const op = "preparation.list"
 	var where []string
 	var args []any
@@ -369,7 +375,7 @@ func (db *DB) Preparations(ctx context.Context, f relais.PreparationFilter) ([]r
 	if f.PatientID != "" {
 		where, args = append(where, "patient_id = ?"), append(args, f.PatientID)
 	}
-	q := "SELECT " + preparationCols + " FROM preparation"
+	q := "SELECT " + cols + " FROM preparation"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
