@@ -325,21 +325,12 @@ func (db *DB) BoardList(ctx context.Context, q BoardQuery) (items []relais.Prepa
 	if q.Limit > 0 {
 		sel += " LIMIT " + strconv.Itoa(q.Limit)
 	}
-	items = []relais.Preparation{}
 	err = db.Read(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(sel, args...)
 		if err != nil {
 			return relais.E(op, err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			p, err := scanPreparation(rows)
-			if err != nil {
-				return relais.E(op, err)
-			}
-			items = append(items, p)
-		}
-		if err := rows.Err(); err != nil {
+		if items, err = scanPreparations(rows); err != nil {
 			return relais.E(op, err)
 		}
 		total = len(items)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -380,23 +381,33 @@ func (db *DB) listPreparations(ctx context.Context, f relais.PreparationFilter, 
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY administration_date, register_number = '', register_number, created_at, id"
-	out := []relais.Preparation{}
+	var out []relais.Preparation
 	err := db.Read(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(q, args...)
 		if err != nil {
 			return relais.E(op, err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			p, err := scanPreparation(rows)
-			if err != nil {
-				return relais.E(op, err)
-			}
-			out = append(out, p)
+		if out, err = scanPreparations(rows); err != nil {
+			return relais.E(op, err)
 		}
-		return rows.Err()
+		return nil
 	})
 	return out, err
+}
+
+// scanPreparations reads every row of rows (closed after) as a preparation;
+// an empty list is [], not nil.
+func scanPreparations(rows *sql.Rows) ([]relais.Preparation, error) {
+	defer rows.Close()
+	out := []relais.Preparation{}
+	for rows.Next() {
+		p, err := scanPreparation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 func knownPrepStatus(s relais.PreparationStatus) bool {
