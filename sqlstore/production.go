@@ -256,11 +256,15 @@ func allDiluents(tx *Tx) ([]relais.Diluent, error) {
 // proposeFor computes a preparation's plan with the leftovers in the
 // isolator now, less what other issued worksheets plan to take.
 func proposeFor(tx *Tx, p relais.Preparation, l relais.PrescriptionLine, products []relais.Product) (relais.CompoundingPlan, error) {
-	leftovers, err := leftoversOf(tx, p.DrugID, true)
+	reserved, err := reservationsOf(tx, p.ID)
 	if err != nil {
 		return relais.CompoundingPlan{}, err
 	}
-	reserved, err := reservedLeftovers(tx, p.ID)
+	return proposeWith(tx, p, l, products, reserved)
+}
+
+func proposeWith(tx *Tx, p relais.Preparation, l relais.PrescriptionLine, products []relais.Product, reserved reservations) (relais.CompoundingPlan, error) {
+	leftovers, err := leftoversOf(tx, p.DrugID, true)
 	if err != nil {
 		return relais.CompoundingPlan{}, err
 	}
@@ -269,30 +273,42 @@ func proposeFor(tx *Tx, p relais.Preparation, l relais.PrescriptionLine, product
 		return relais.CompoundingPlan{}, err
 	}
 	return relais.ProposeCompounding(relais.PlanInput{Dose: p.Dose, Unit: p.Unit, Products: products, Leftovers: leftovers,
-		Reserved: reserved, At: tx.Now(), Vehicle: l.Vehicle, VolumeML: l.VolumeML, Diluents: diluents}), nil
+		Reserved: reserved.leftovers, At: tx.Now(), Vehicle: l.Vehicle, VolumeML: l.VolumeML, Diluents: diluents}), nil
 }
 
-// reservedLeftovers sums what issued worksheets (other than except) plan to
-// draw from each leftover vial.
-func reservedLeftovers(tx *Tx, except relais.ID) (map[relais.ID]float64, error) {
+// reservations is what the issued worksheets not yet recorded plan to take:
+// a quantity of drug from each leftover vial, and new vials from each stock
+// lot. A worksheet's plan is frozen at its issue, so what it names is
+// promised to it until its production is recorded or it is withdrawn.
+type reservations struct {
+	leftovers map[relais.ID]float64 // drug quantity, by leftover vial
+	vials     map[relais.ID]int     // new vials, by stock lot
+}
+
+// reservationsOf sums the plans of the issued worksheets other than
+// except's (through the partial index preparation_issued).
+func reservationsOf(tx *Tx, except relais.ID) (reservations, error) {
+	out := reservations{leftovers: map[relais.ID]float64{}, vials: map[relais.ID]int{}}
 	rows, err := tx.Query("SELECT plan FROM preparation WHERE status = 'worksheet_issued' AND id <> ?", except)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	defer rows.Close()
-	out := map[relais.ID]float64{}
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return nil, err
+			return out, err
 		}
 		var plan relais.CompoundingPlan
 		if err := fromJSONText(s, &plan); err != nil {
-			return nil, err
+			return out, err
 		}
 		for _, d := range plan.Draws {
-			if d.Leftover {
-				out[d.LeftoverID] += d.Quantity
+			switch {
+			case d.Leftover:
+				out.leftovers[d.LeftoverID] += d.Quantity
+			case d.LotID != "":
+				out.vials[d.LotID]++
 			}
 		}
 	}
@@ -459,14 +475,18 @@ func (db *DB) IssueWorksheet(ctx context.Context, id relais.ID) (relais.Preparat
 		if err != nil {
 			return err
 		}
-		plan, err := proposeFor(tx, *p, l, products)
+		reserved, err := reservationsOf(tx, p.ID)
+		if err != nil {
+			return err
+		}
+		plan, err := proposeWith(tx, *p, l, products, reserved)
 		if err != nil {
 			return err
 		}
 		if plan.Blocked {
 			return p.IssueWorksheet(plan, "", tx.Actor(), tx.Now()) // refuses with the reasons
 		}
-		if err := assignLots(tx, &plan); err != nil {
+		if err := assignLots(tx, &plan, reserved.vials); err != nil {
 			return err
 		}
 		entry, err := issueRegisterNumber(tx, *p)

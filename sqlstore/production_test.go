@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -347,6 +348,56 @@ func TestGravimetricOutOfToleranceBlocksRelease(t *testing.T) {
 		}
 		if _, err := f.db.ReleasePreparation(f.pharma, p2.ID, relais.ReleaseRequest{}); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// A worksheet's plan promises the vials it names: the next worksheet
+// issued names other vials, so that both productions can be recorded as
+// planned. Before, both named the last vials of the lot that expires first,
+// and the second production was refused for want of them (the load
+// campaign at a tenth of the region, docs/campaigns.md).
+func TestWorksheetsReserveTheVialsTheyName(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, dsn string) {
+		f := newProdFixture(t, dsn)
+		// Three vials of Doxorubicine 50 mg/25 mL expiring before the
+		// fixture's lot: the first expiry is taken first.
+		early, err := f.db.ReceiveStock(f.pharma, relais.StockReceipt{ProductID: f.products["doxo50"].ID, Lot: "L-EARLY",
+			Expiry: relais.LocalDate(time.Now()).AddDays(30), Quantity: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pres := f.validatedCycles(t, f.patient, 2)
+		// 100 mg of doxorubicine each (50 mg/m² × 2.00 m²): two 50 mg vials.
+		var ids []relais.ID
+		lotsNamed := map[string]int{}
+		for _, pr := range pres {
+			p := f.preparationsOf(t, pr.ID)["doxorubicine"]
+			p, err := f.db.IssueWorksheet(f.tech, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range p.Plan.Draws {
+				lotsNamed[d.Lot]++
+			}
+			ids = append(ids, p.ID)
+		}
+		if want := map[string]int{"L-EARLY": 3, "L-doxo50": 1}; !maps.Equal(lotsNamed, want) {
+			t.Fatalf("vials named by the two worksheets, by lot: %v, want %v", lotsNamed, want)
+		}
+		for _, id := range ids {
+			f.produceAsPlanned(t, id)
+		}
+		lots, err := f.db.StockLots(f.tech, f.products["doxo50"].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := map[string]int{}
+		for _, l := range lots {
+			left[l.Lot] = l.QuantityRemaining
+		}
+		if left[early.Lot] != 0 || left["L-doxo50"] != 399 {
+			t.Fatalf("vials left after both productions: %v, want L-EARLY 0 and L-doxo50 399", left)
 		}
 	})
 }

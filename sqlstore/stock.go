@@ -136,13 +136,17 @@ func (db *DB) StockLots(ctx context.Context, productID relais.ID) ([]relais.Stoc
 }
 
 // assignLots proposes, for each new vial of a plan, the stock lot to take
-// it from: earliest expiry first, not expired today, with vials left (less
-// those already proposed in the same plan). With no such lot the worksheet
-// cannot name one, and is not issued.
-func assignLots(tx *Tx, plan *relais.CompoundingPlan) error {
+// it from: earliest expiry first, not expired today, with vials left — less
+// those other issued worksheets already name (reserved) and those proposed
+// earlier in the same plan. With no such lot the worksheet cannot name one,
+// and is not issued.
+func assignLots(tx *Tx, plan *relais.CompoundingPlan, reserved map[relais.ID]int) error {
 	const op = "preparation.issue_worksheet"
 	today := relais.LocalDate(tx.Now())
 	taken := map[relais.ID]int{}
+	for id, n := range reserved {
+		taken[id] = n
+	}
 	lots := map[relais.ID][]relais.StockLot{}
 	for i := range plan.Draws {
 		d := &plan.Draws[i]
@@ -168,7 +172,10 @@ func assignLots(tx *Tx, plan *relais.CompoundingPlan) error {
 			lots[d.ProductID] = ls
 		}
 		found := false
+		inStock, promised := 0, 0
 		for _, l := range ls {
+			inStock += l.QuantityRemaining
+			promised += min(reserved[l.ID], l.QuantityRemaining)
 			if l.QuantityRemaining-taken[l.ID] > 0 {
 				taken[l.ID]++
 				d.LotID, d.Lot, d.LotExpiry = l.ID, l.Lot, l.Expiry
@@ -177,8 +184,12 @@ func assignLots(tx *Tx, plan *relais.CompoundingPlan) error {
 			}
 		}
 		if !found {
-			return &relais.Error{Op: op, Kind: relais.KindConflict, Field: "stock", Message: fmt.Sprintf(
-				"no lot of %s is in stock (none received, all used or all expired): receive the lot before issuing the worksheet", d.Brand)}
+			msg := fmt.Sprintf("no lot of %s is in stock (none received, all used or all expired): receive the lot before issuing the worksheet", d.Brand)
+			if promised > 0 {
+				msg = fmt.Sprintf("every vial of %s in stock is promised: %d in unexpired lots, %d named by worksheets already issued and not yet recorded; receive a lot, or record or withdraw those worksheets, before issuing this one",
+					d.Brand, inStock, promised)
+			}
+			return &relais.Error{Op: op, Kind: relais.KindConflict, Field: "stock", Message: msg}
 		}
 	}
 	return nil
