@@ -179,7 +179,7 @@ func (db *DB) AdministrationPlan(ctx context.Context, patientID relais.ID, day r
 		if err != nil {
 			return err
 		}
-		q, args := inList(`SELECT DISTINCT p.id FROM prescription p JOIN prescription_line l ON l.prescription_id = p.id
+		q, args := tx.db.inList(`SELECT DISTINCT p.id FROM prescription p JOIN prescription_line l ON l.prescription_id = p.id
 			WHERE p.patient_id IN (%s) AND p.status IN ('signed', 'completed') AND l.date = ? AND l.status = 'validated' ORDER BY p.id`, family)
 		ids, err := queryStrings(tx, q, append(args, string(day))...)
 		if err != nil {

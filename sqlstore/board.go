@@ -54,7 +54,7 @@ func (db *DB) PatientsByID(ctx context.Context, ids []relais.ID) (map[relais.ID]
 	out := make(map[relais.ID]relais.Patient, len(ids))
 	err := db.Read(ctx, func(tx *Tx) error {
 		return chunks(ids, func(ids []relais.ID) error {
-			q, args := inList("SELECT "+patientColumns+" FROM patient WHERE id IN (%s)", ids)
+			q, args := tx.db.inList("SELECT "+patientColumns+" FROM patient WHERE id IN (%s)", ids)
 			rows, err := tx.Query(q, args...)
 			if err != nil {
 				return relais.E(op, err)
@@ -98,7 +98,7 @@ func (db *DB) PatientsByID(ctx context.Context, ids []relais.ID) (map[relais.ID]
 				for _, id := range frontier {
 					expanded[id] = true
 				}
-				q, args := inList("SELECT id, merged_into, merged_at FROM patient WHERE merged_into IN (%s) ORDER BY merged_at, id", frontier)
+				q, args := tx.db.inList("SELECT id, merged_into, merged_at FROM patient WHERE merged_into IN (%s) ORDER BY merged_at, id", frontier)
 				rows, err := tx.Query(q, args...)
 				if err != nil {
 					return relais.E(op, err)
@@ -163,7 +163,7 @@ func (db *DB) PatientsByID(ctx context.Context, ids []relais.ID) (map[relais.ID]
 			if len(family) == 0 {
 				return nil
 			}
-			q, args = inList(`SELECT patient_id, site, since, information_given_at, information_given_by, recorded_by_id, recorded_by_name,
+			q, args = tx.db.inList(`SELECT patient_id, site, since, information_given_at, information_given_by, recorded_by_id, recorded_by_name,
 				recorded_by_role FROM patient_sharing WHERE patient_id IN (%s) ORDER BY since, site`, family)
 			rows, err = tx.Query(q, args...)
 			if err != nil {
@@ -199,7 +199,7 @@ func (db *DB) AdministrationsOf(ctx context.Context, preparationIDs []relais.ID)
 	out := make(map[relais.ID]relais.Administration, len(preparationIDs))
 	err := db.Read(ctx, func(tx *Tx) error {
 		return chunks(preparationIDs, func(ids []relais.ID) error {
-			q, args := inList("SELECT "+adminCols+" FROM administration WHERE preparation_id IN (%s)", ids)
+			q, args := tx.db.inList("SELECT "+adminCols+" FROM administration WHERE preparation_id IN (%s)", ids)
 			rows, err := tx.Query(q, args...)
 			if err != nil {
 				return relais.E(op, err)
@@ -295,7 +295,7 @@ func (db *DB) BoardList(ctx context.Context, q BoardQuery) (items []relais.Prepa
 		where = append(where, "p.status IN ("+placeholders(len(q.Statuses))+")")
 	}
 	if len(q.PatientIDs) > 0 {
-		in, pargs := inList("p.patient_id IN (%s)", q.PatientIDs)
+		in, pargs := db.inList("p.patient_id IN (%s)", q.PatientIDs)
 		where, args = append(where, in), append(args, pargs...)
 	}
 	from := "preparation p"
@@ -309,7 +309,7 @@ func (db *DB) BoardList(ctx context.Context, q BoardQuery) (items []relais.Prepa
 	case "unassigned":
 		where, args = append(where, "p.mode = ?"), append(args, string(relais.ModeCompounded))
 		if len(q.Hoods) > 0 {
-			in, hargs := inList("SELECT a.id FROM hood_assignment a WHERE a.hood_id IN (%s)", q.Hoods)
+			in, hargs := db.inList("SELECT a.id FROM hood_assignment a WHERE a.hood_id IN (%s)", q.Hoods)
 			where, args = append(where, "p.id NOT IN ("+in+")"), append(args, hargs...)
 		}
 		order = board

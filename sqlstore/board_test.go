@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -63,6 +64,33 @@ func TestPatientsByIDReadsAsPatientDoes(t *testing.T) {
 		}
 		if s := got[survivor.ID].SharedWith; len(s) != 1 || s[0].Site != "chg-landes" {
 			t.Errorf("the survivor shares its duplicate's care with chg-landes: %+v", s)
+		}
+	})
+}
+
+// A list of ids longer than inList writes as placeholders goes to the
+// database as one JSON array: every patient is still read, on both engines.
+func TestPatientsByIDReadsALongList(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, dsn string) {
+		db := open(t, dsn)
+		ctx := actorCtx()
+		ids := []relais.ID{"no-such-patient"}
+		want := map[relais.ID]string{}
+		for i := range 40 {
+			p := mustCreate(t, db, ctx, newPatient(fmt.Sprintf("7%03d", i), "Durand", []string{"Paul"}, "2012-06-01", relais.SexMale))
+			ids, want[p.ID] = append(ids, p.ID), p.IPP
+		}
+		got, err := db.PatientsByID(context.Background(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d patients read of %d asked (and one unknown id)", len(got), len(want))
+		}
+		for id, ipp := range want {
+			if got[id].IPP != ipp {
+				t.Errorf("patient %s: IPP %q, want %q", id, got[id].IPP, ipp)
+			}
 		}
 	})
 }

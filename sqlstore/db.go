@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,12 +161,19 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 			db.w.Close()
 			return nil, relais.E(op, relais.KindUnavailable, err)
 		}
-		db.r.SetMaxOpenConns(8)
+		// Keep every reader open once made (database/sql keeps only two
+		// idle by default): a new SQLite connection reads the schema again,
+		// prepares its statements again and allocates its page cache.
+		db.r.SetMaxOpenConns(readConns())
+		db.r.SetMaxIdleConns(readConns())
 	case Postgres:
 		if db.w, err = sql.Open("pgx", src); err != nil {
 			return nil, relais.E(op, relais.KindUnavailable, err)
 		}
-		db.w.SetMaxOpenConns(16)
+		// Idle connections kept for the same reason: a new PostgreSQL
+		// connection is a new server process.
+		db.w.SetMaxOpenConns(pgConns)
+		db.w.SetMaxIdleConns(pgConns)
 		db.r = db.w
 	}
 	if err := db.w.PingContext(ctx); err != nil {
@@ -184,6 +192,16 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	return db, nil
 }
+
+// pgConns is PostgreSQL's pool, readers and writers together.
+const pgConns = 16
+
+// readConns is the number of SQLite's readers (its writer is one
+// connection): two per core, at least four. A reader is CPU-bound, and each
+// holds its own page cache and prepared statements: on two cores, eight
+// readers served 5 % more requests than four under the load of 200 people
+// but held 45 MB more (docs/campaigns.md).
+func readConns() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // Close closes the database.
 func (db *DB) Close() error {

@@ -480,7 +480,7 @@ func (db *DB) NetworkHistory(ctx context.Context, patientID relais.ID) (relais.N
 		if err != nil {
 			return err
 		}
-		q, args := inList("local_patient_id IN (%s) AND status IN ('auto', 'accepted')", family)
+		q, args := tx.db.inList("local_patient_id IN (%s) AND status IN ('auto', 'accepted')", family)
 		if h.Links, err = linksWhere(tx, q, args...); err != nil {
 			return err
 		}
@@ -513,7 +513,7 @@ func (db *DB) NetworkHistory(ctx context.Context, patientID relais.ID) (relais.N
 		// Only the latest image of each entity is read (a prescription's
 		// image is large, and its earlier states add nothing the timeline
 		// shows but their action).
-		q, args = patientEntriesQuery("time, action, entity, entity_id, username, seq", db.ChainSite(), family, 0, 1<<62)
+		q, args = db.patientEntriesQuery("time, action, entity, entity_id, username, seq", db.ChainSite(), family, 0, 1<<62)
 		rows, err := tx.Query(q, args...)
 		if err != nil {
 			return relais.E(op, err)
@@ -618,7 +618,7 @@ func remoteTimeline(tx *Tx, site string, id relais.ID, h *relais.NetworkHistory)
 // whose patient is in the family, each through the journal's index on
 // (entity, entity_id) — a patient's history is found without reading the
 // whole journal.
-func patientEntriesQuery(cols, site string, family []relais.ID, after, upTo int64) (string, []any) {
+func (db *DB) patientEntriesQuery(cols, site string, family []relais.ID, after, upTo int64) (string, []any) {
 	var parts []string
 	var args []any
 	for _, e := range relais.SharedEntities {
@@ -629,7 +629,7 @@ func patientEntriesQuery(cols, site string, family []relais.ID, after, upTo int6
 		case "aid_transfer": // through its prescription: aid_transfer is indexed on prescription_id, not patient_id
 			sub = "SELECT id FROM aid_transfer WHERE prescription_id IN (SELECT id FROM prescription WHERE patient_id IN (%s))"
 		}
-		q, a := inList("SELECT "+cols+" FROM journal WHERE site = ? AND +seq > ? AND +seq <= ? AND entity = ? AND entity_id IN ("+sub+")",
+		q, a := db.inList("SELECT "+cols+" FROM journal WHERE site = ? AND +seq > ? AND +seq <= ? AND entity = ? AND entity_id IN ("+sub+")",
 			family, site, after, upTo, e)
 		parts = append(parts, q)
 		args = append(args, a...)
@@ -758,7 +758,7 @@ func (db *DB) SetNetworkCursor(ctx context.Context, name string, seq int64) erro
 // entities a site shares) with seq in (after, upTo], oldest first: the
 // history sent to a site when the care is shared with it.
 func (db *DB) PatientEntries(ctx context.Context, patientID relais.ID, after, upTo int64) ([]journal.Entry, error) {
-	q, args := patientEntriesQuery("site, seq, id, time, user_id, username, role, action, entity, entity_id, before, after, prev, hash",
+	q, args := db.patientEntriesQuery("site, seq, id, time, user_id, username, role, action, entity, entity_id, before, after, prev, hash",
 		db.ChainSite(), []relais.ID{patientID}, after, upTo)
 	rows, err := db.r.QueryContext(ctx, db.rebind(q), args...)
 	if err != nil {

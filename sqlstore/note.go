@@ -169,7 +169,7 @@ func (db *DB) Notes(ctx context.Context, patientID relais.ID, f relais.NoteFilte
 		if err != nil {
 			return err
 		}
-		q, args := inList("SELECT "+noteColumns+" FROM note WHERE patient_id IN (%s)", family)
+		q, args := tx.db.inList("SELECT "+noteColumns+" FROM note WHERE patient_id IN (%s)", family)
 		if f.TargetKind != "" {
 			q += " AND target_kind = ?"
 			args = append(args, f.TargetKind)

@@ -79,7 +79,7 @@ func patientFamily(tx *Tx, id relais.ID) ([]relais.ID, error) {
 	seen := map[relais.ID]bool{id: true}
 	frontier := []relais.ID{id}
 	for len(frontier) > 0 {
-		q, args := inList("SELECT id FROM patient WHERE merged_into IN (%s) ORDER BY merged_at, id", frontier)
+		q, args := tx.db.inList("SELECT id FROM patient WHERE merged_into IN (%s) ORDER BY merged_at, id", frontier)
 		rows, err := tx.Query(q, args...)
 		if err != nil {
 			return nil, relais.E("patient.family", err)
@@ -106,15 +106,33 @@ func patientFamily(tx *Tx, id relais.ID) ([]relais.ID, error) {
 	return out, nil
 }
 
-// inList expands the %s of format into placeholders for ids, their number
-// rounded up to a power of two (the last id repeated, which changes nothing
-// to an IN list). Each distinct statement text is prepared and kept on
-// every connection of a pool (the statement caches), and a statement with
-// hundreds of placeholders costs SQLite tens of kilobytes a connection: one
-// text per length would grow the server's memory with every list of a new
-// length (a home page's list of prescriptions grows by one with each new
-// prescription), where powers of two give a dozen texts per query.
-func inList(format string, ids []relais.ID, leading ...any) (string, []any) {
+// inList expands the %s of format into the set of ids. A short list is
+// placeholders, their number rounded up to a power of two (the last id
+// repeated, which changes nothing to an IN list); a longer one is a single
+// parameter, the ids as a JSON array, unnested by the database
+// (json_each on SQLite, jsonb_array_elements_text on PostgreSQL).
+//
+// Each distinct statement text is prepared and kept on every connection of
+// a pool (the statement caches), and a statement with hundreds of
+// placeholders costs SQLite tens of kilobytes a connection: one text per
+// length grew the server's memory with every new length of a list (a
+// home page's list of prescriptions grows with each new prescription), and
+// even powers of two up to 2,048 made the read pool's statements the
+// largest part of the server's memory in the load campaign
+// (docs/campaigns.md). So a query has at most six texts, whatever the
+// lists' lengths.
+func (db *DB) inList(format string, ids []relais.ID, leading ...any) (string, []any) {
+	if len(ids) > inListInline {
+		b, err := json.Marshal(ids)
+		if err != nil {
+			panic(err) // a slice of strings always encodes
+		}
+		set := "SELECT value FROM json_each(?)"
+		if db.Engine == Postgres {
+			set = "SELECT jsonb_array_elements_text(?::jsonb)"
+		}
+		return fmt.Sprintf(format, set), append(append(make([]any, 0, len(leading)+1), leading...), string(b))
+	}
 	n := 1
 	for n < len(ids) {
 		n *= 2
@@ -131,8 +149,11 @@ func inList(format string, ids []relais.ID, leading ...any) (string, []any) {
 	return fmt.Sprintf(format, strings.Join(ph, ", ")), args
 }
 
+// inListInline is the longest list of ids inList writes as placeholders.
+const inListInline = 16
+
 func allergiesOf(tx *Tx, family []relais.ID) ([]relais.Allergy, error) {
-	q, args := inList(`SELECT id, patient_id, substance, reaction, severity, recorded_by_id, recorded_by_name, recorded_by_role,
+	q, args := tx.db.inList(`SELECT id, patient_id, substance, reaction, severity, recorded_by_id, recorded_by_name, recorded_by_role,
 		recorded_at, voided_by_id, voided_by_name, voided_by_role, voided_at, void_reason
 		FROM allergy WHERE patient_id IN (%s) ORDER BY recorded_at, id`, family)
 	rows, err := tx.Query(q, args...)
@@ -158,7 +179,7 @@ func allergiesOf(tx *Tx, family []relais.ID) ([]relais.Allergy, error) {
 // sharingOf lists the sites sharing the care of a family of patients; a site
 // shared on several of them appears once, at its earliest sharing.
 func sharingOf(tx *Tx, family []relais.ID) ([]relais.Sharing, error) {
-	q, args := inList(`SELECT site, since, information_given_at, information_given_by, recorded_by_id, recorded_by_name, recorded_by_role
+	q, args := tx.db.inList(`SELECT site, since, information_given_at, information_given_by, recorded_by_id, recorded_by_name, recorded_by_role
 		FROM patient_sharing WHERE patient_id IN (%s) ORDER BY since, site`, family)
 	rows, err := tx.Query(q, args...)
 	if err != nil {
@@ -870,7 +891,7 @@ func measurementByID(tx *Tx, id relais.ID) (relais.Measurement, error) {
 // measurementsOf lists the measurements of a family of patients, newest
 // first (by time measured, then by id: the later recorded first).
 func measurementsOf(tx *Tx, family []relais.ID, kind string) ([]relais.Measurement, error) {
-	q, args := inList("SELECT "+measurementColumns+" FROM measurement WHERE patient_id IN (%s)", family)
+	q, args := tx.db.inList("SELECT "+measurementColumns+" FROM measurement WHERE patient_id IN (%s)", family)
 	if kind != "" {
 		q += " AND kind = ?"
 		args = append(args, kind)

@@ -375,7 +375,7 @@ func usedMeasurements(tx *Tx, patient relais.Patient, start relais.Date) (relais
 // measurement of kind measured no later than until (the zero time: any), or
 // nil when there is none — one row read, not the whole series.
 func latestMeasurement(tx *Tx, family []relais.ID, kind string, until time.Time) (*relais.Measurement, error) {
-	q, args := inList("SELECT "+measurementColumns+" FROM measurement WHERE patient_id IN (%s) AND kind = ? AND voided_at IS NULL", family)
+	q, args := tx.db.inList("SELECT "+measurementColumns+" FROM measurement WHERE patient_id IN (%s) AND kind = ? AND voided_at IS NULL", family)
 	args = append(args, kind)
 	if !until.IsZero() {
 		q += " AND measured_at <= ?"
@@ -815,7 +815,7 @@ func prescriptionsOf(tx *Tx, patientID relais.ID, withDerivations bool) ([]relai
 	if err != nil {
 		return nil, err
 	}
-	q, args := inList("SELECT "+prescriptionColumns+" FROM prescription WHERE patient_id IN (%s) ORDER BY start_date, cycle, id", family)
+	q, args := tx.db.inList("SELECT "+prescriptionColumns+" FROM prescription WHERE patient_id IN (%s) ORDER BY start_date, cycle, id", family)
 	rows, err := tx.Query(q, args...)
 	if err != nil {
 		return nil, err
@@ -840,7 +840,7 @@ func prescriptionsOf(tx *Tx, patientID relais.ID, withDerivations bool) ([]relai
 	if !withDerivations {
 		cols = strings.Replace(cols, "l.calculation", "''", 1)
 	}
-	q, args = inList(`SELECT `+cols+` FROM prescription_line l JOIN prescription p ON p.id = l.prescription_id
+	q, args = tx.db.inList(`SELECT `+cols+` FROM prescription_line l JOIN prescription p ON p.id = l.prescription_id
 		WHERE p.patient_id IN (%s) ORDER BY l.day, l.seq, l.id`, family)
 	rows, err = tx.Query(q, args...)
 	if err != nil {

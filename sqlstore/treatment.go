@@ -129,7 +129,7 @@ func treatmentsOf(tx *Tx, patientID relais.ID) ([]relais.Treatment, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, args := inList("SELECT "+treatmentColumns+" FROM treatment WHERE patient_id IN (%s) ORDER BY start_date, id", family)
+	q, args := tx.db.inList("SELECT "+treatmentColumns+" FROM treatment WHERE patient_id IN (%s) ORDER BY start_date, id", family)
 	rows, err := tx.Query(q, args...)
 	if err != nil {
 		return nil, relais.E("treatment.list", err)

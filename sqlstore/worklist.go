@@ -234,7 +234,7 @@ func worklistPrescriptions(tx *Tx, ids []relais.ID) ([]relais.Prescription, erro
 	if len(ids) == 0 {
 		return out, nil
 	}
-	q, args := inList(`SELECT id, treatment_id, patient_id, cycle, start_date, status, regimen, days, checks, prescriber_id, prescriber_name
+	q, args := tx.db.inList(`SELECT id, treatment_id, patient_id, cycle, start_date, status, regimen, days, checks, prescriber_id, prescriber_name
 		FROM prescription WHERE id IN (%s) ORDER BY start_date, cycle, id`, ids)
 	rows, err := tx.Query(q, args...)
 	if err != nil {
@@ -265,7 +265,7 @@ func worklistPrescriptions(tx *Tx, ids []relais.ID) ([]relais.Prescription, erro
 	if err := rows.Err(); err != nil {
 		return nil, relais.E(op, err)
 	}
-	q, args = inList(`SELECT id, prescription_id, seq, day, date, inn, drug_class, kind, route, dose, unit, vehicle, volume_ml,
+	q, args = tx.db.inList(`SELECT id, prescription_id, seq, day, date, inn, drug_class, kind, route, dose, unit, vehicle, volume_ml,
 		duration_min, rate_ml_h, status FROM prescription_line WHERE prescription_id IN (%s) ORDER BY day, seq, id`, ids)
 	rows, err = tx.Query(q, args...)
 	if err != nil {
@@ -320,7 +320,7 @@ func patientNames(tx *Tx, ids []relais.ID) (map[relais.ID]relais.Patient, error)
 	if len(uniq) == 0 {
 		return out, nil
 	}
-	q, args := inList("SELECT id, ipp, birth_name, used_name, first_names, birth_date FROM patient WHERE id IN (%s)", uniq)
+	q, args := tx.db.inList("SELECT id, ipp, birth_name, used_name, first_names, birth_date FROM patient WHERE id IN (%s)", uniq)
 	rows, err := tx.Query(q, args...)
 	if err != nil {
 		return nil, relais.E("patient.list", err)
