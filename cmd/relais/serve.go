@@ -29,6 +29,7 @@ type serveConfig struct {
 	interop  interopFlags // HL7, launch, FHIR, outbox (serve_interop.go)
 	network  string       // network configuration file (serve_network.go)
 	aidNATS  string       // mutual aid's NATS URL (serve_aid.go)
+	debug    string       // Go's profiles, loopback only (serve_debug.go)
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
@@ -41,6 +42,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
 	c.interop.flags(fs)
 	networkFlag(fs, &c.network)
 	aidFlag(fs, &c.aidNATS)
+	debugFlag(fs, &c.debug)
 }
 
 func (c *serveConfig) dsn() string {
@@ -100,6 +102,13 @@ const serveMemoryLimit = 200 << 20
 func serve(ctx context.Context, cfg serveConfig, db *sqlstore.DB, log *slog.Logger, announce func(url string)) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serveMemoryLimit)
+	}
+	if cfg.debug != "" {
+		stop, err := serveDebug(cfg.debug, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	srv := web.New(db.Site, services(db), log)
 	// The clients seen and the API versions they sent, written every
