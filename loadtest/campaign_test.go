@@ -19,8 +19,8 @@ import (
 // The campaigns in small, against a real server process built from
 // ./cmd/relais, on both engines: the load (20 people for 15 s) must make no
 // error and keep the server under 300 MB; the crash campaign (3 SIGKILLs)
-// must leave a database that `relais check` and `relais audit verify`
-// pass, with every acknowledged write still there. The full campaigns
+// must leave a database that `relais check` (the journal's chain included)
+// passes, with every acknowledged write still there. The full campaigns
 // (200 people, 10 minutes, 20 kills) are scripts/campaign.
 
 // binDir is where the binary was built, removed after the tests.
@@ -147,9 +147,6 @@ func TestLoadCampaignSmall(t *testing.T) {
 			for _, r := range c.Rounds {
 				if !r.CheckOK {
 					t.Errorf("kill %d: relais check failed:\n%s", r.N, r.CheckOutput)
-				}
-				if !r.AuditOK {
-					t.Errorf("kill %d: relais audit verify failed:\n%s", r.N, r.AuditOutput)
 				}
 				for _, m := range r.Missing {
 					t.Errorf("kill %d: acknowledged %s %s (%s) is missing after the restart: found %s", r.N, m.Kind, m.ID, m.Want, m.Found)

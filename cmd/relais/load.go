@@ -38,7 +38,8 @@ accounts (load-ROLE-NNN) and receives stock for every product.
 
 With --crash N it starts 'relais serve' itself on --db, kills it with
 SIGKILL N times at seeded random moments, restarts it, runs 'relais check'
-and 'relais audit verify', and reads back every write the server had
+(which verifies the journal's chain as 'relais audit verify' does), and
+reads back every write the server had
 acknowledged: one missing fails the campaign.
 
 Examples:
@@ -134,8 +135,8 @@ func printLoad(w io.Writer, r *loadtest.Result) {
 	if c := r.Crash; c != nil {
 		fmt.Fprintf(w, "\ncrash campaign on %s: %d kills\n", c.DB, c.Kills)
 		for _, k := range c.Rounds {
-			fmt.Fprintf(w, "  kill %2d after %6.1fs: back in %5.1fs, check %s, audit verify %s (%.1fs), %d acknowledged writes read back, %d missing\n",
-				k.N, k.UptimeS, k.RestartS, okText(k.CheckOK), okText(k.AuditOK), k.CheckS, k.Verified, len(k.Missing))
+			fmt.Fprintf(w, "  kill %2d after %6.1fs: back in %5.1fs, check %s (%.1fs, journal chain included), %d acknowledged writes read back, %d missing\n",
+				k.N, k.UptimeS, k.RestartS, okText(k.CheckOK), k.CheckS, k.Verified, len(k.Missing))
 			for _, m := range k.Missing {
 				fmt.Fprintf(w, "    missing: %s %s: acknowledged %s, found %s\n", m.Kind, m.ID, m.Want, m.Found)
 			}
