@@ -206,6 +206,12 @@ func TestR3StreamLosesNothingWhenTheLeaderStops(t *testing.T) {
 			}
 			want++
 		}
+		if err := batch.Error(); n == 0 && errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
+			// The consumer was just made on a cluster that has just had a
+			// node back: its leader may not be elected yet. Ask again.
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		if batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
 			t.Fatal(batch.Error())
 		}
