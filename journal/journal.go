@@ -16,6 +16,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 )
 
@@ -113,39 +115,101 @@ type canonicalEntry struct {
 // TimeFormat is how times are written in the hashed encoding.
 const TimeFormat = "2006-01-02T15:04:05.000000Z"
 
-// Canonical returns the bytes whose SHA-256 is the entry's hash.
+// Canonical returns the bytes whose SHA-256 is the entry's hash: the JSON
+// object of canonicalEntry, as encoding/json writes it without HTML
+// escaping.
 //
-// Before and After are hashed as they are: Seal made them canonical, and a
-// stored document whose bytes changed (even to an equivalent JSON) no longer
-// matches its hash.
+// Before and After are hashed as encoding/json writes a json.RawMessage:
+// compacted, nothing else changed. Seal made them canonical, so a stored
+// document whose content changed no longer matches its hash; re-spacing it
+// does not change the hash (a database may re-space JSON). A document
+// already compact — every document Relais writes — is taken as it is, not
+// parsed again: that is most of the work of verifying a long journal. Such
+// a document is not checked for being JSON here; one that was altered can
+// only match its hash if whoever altered it also recomputed every hash after
+// it, which the signed checkpoints reveal (`relais audit verify` also reads
+// every entity's last image back).
 func (e *Entry) Canonical() ([]byte, error) {
-	before, after := e.Before, e.After
-	if len(before) == 0 {
-		before = json.RawMessage("null")
+	return e.appendCanonical(make([]byte, 0, 512+len(e.Before)+len(e.After)))
+}
+
+func (e *Entry) appendCanonical(b []byte) ([]byte, error) {
+	str := func(key, v string) {
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		b = appendCanonicalString(b, []byte(v))
 	}
-	if len(after) == 0 {
-		after = json.RawMessage("null")
+	doc := func(key string, v json.RawMessage) error {
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		if len(v) == 0 {
+			b = append(b, "null"...)
+			return nil
+		}
+		if isCompact(v) {
+			b = append(b, v...)
+			return nil
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v); err != nil {
+			return fmt.Errorf("%s is not JSON: %w", key, err)
+		}
+		b = append(b, buf.Bytes()...)
+		return nil
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(canonicalEntry{
-		V: 1, Seq: e.Seq, ID: e.ID, Time: e.Time.UTC().Format(TimeFormat), Site: e.Site,
-		UserID: e.UserID, Username: e.Username, Role: e.Role, Action: e.Action,
-		Entity: e.Entity, EntityID: e.EntityID, Before: before, After: after, Prev: e.Prev,
-	})
-	if err != nil {
+	b = append(b, `{"v":1,"seq":`...)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	str("id", e.ID)
+	str("time", e.Time.UTC().Format(TimeFormat))
+	str("site", e.Site)
+	str("user_id", e.UserID)
+	str("username", e.Username)
+	str("role", e.Role)
+	str("action", e.Action)
+	str("entity", e.Entity)
+	str("entity_id", e.EntityID)
+	if err := doc("before", e.Before); err != nil {
 		return nil, err
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	if err := doc("after", e.After); err != nil {
+		return nil, err
+	}
+	str("prev", e.Prev)
+	return append(b, '}'), nil
 }
+
+// isCompact reports whether doc has no space, tab or line break outside
+// its strings: then compacting it changes nothing.
+func isCompact(doc []byte) bool {
+	in := false
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case in && c == '\\':
+			i++
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return !in
+}
+
+// canonicalBuffers hold the bytes of entries being hashed, reused from one
+// entry to the next while a long chain is verified.
+var canonicalBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // ComputeHash returns the hash the entry should carry.
 func (e *Entry) ComputeHash() (string, error) {
-	b, err := e.Canonical()
+	buf := canonicalBuffers.Get().(*[]byte)
+	defer canonicalBuffers.Put(buf)
+	b, err := e.appendCanonical((*buf)[:0])
 	if err != nil {
 		return "", err
 	}
+	*buf = b
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
 }
