@@ -181,20 +181,32 @@ func (e *Entry) appendCanonical(b []byte) ([]byte, error) {
 }
 
 // isCompact reports whether doc has no space, tab or line break outside
-// its strings: then compacting it changes nothing.
+// its strings: then compacting it changes nothing. It steps over each
+// string to its closing quote at once (bytes.IndexByte), since most of an
+// image's bytes are in its strings.
 func isCompact(doc []byte) bool {
-	in := false
 	for i := 0; i < len(doc); i++ {
-		switch c := doc[i]; {
-		case in && c == '\\':
-			i++
-		case c == '"':
-			in = !in
-		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+		switch doc[i] {
+		case ' ', '\t', '\n', '\r':
 			return false
+		case '"':
+			for {
+				j := bytes.IndexByte(doc[i+1:], '"')
+				if j < 0 {
+					return false // an unterminated string: not JSON, let Compact say so
+				}
+				i += 1 + j
+				escapes := 0
+				for k := i - 1; doc[k] == '\\'; k-- {
+					escapes++
+				}
+				if escapes%2 == 0 {
+					break
+				}
+			}
 		}
 	}
-	return !in
+	return true
 }
 
 // canonicalBuffers hold the bytes of entries being hashed, reused from one

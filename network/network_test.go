@@ -520,9 +520,11 @@ func forge(t *testing.T, r *region, patient relais.ID) {
 	if n != 0 {
 		t.Errorf("the forged entry was stored at B")
 	}
-	var after string
-	a.db.SQL().QueryRow(rebind(a.db, "SELECT after FROM journal WHERE id = ?"), orig.ID).Scan(&after)
-	if after != string(orig.After) {
+	now, err := a.db.JournalEntries(context.Background(), orig.Site, orig.Seq-1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(now) != 1 || now[0].ID != orig.ID || string(now[0].After) != string(orig.After) {
 		t.Errorf("A's journal changed")
 	}
 	pr, err := a.db.Prescription(actor(siteA, relais.RolePharmacist, "ph.a"), relais.ID(orig.EntityID))

@@ -599,12 +599,16 @@ func queryEntries(tx *Tx, q string, args ...any) ([]journal.Entry, error) {
 	var out []journal.Entry
 	for rows.Next() {
 		var e journal.Entry
-		var before, after string
+		var before, after []byte
 		if err := rows.Scan(&e.Site, &e.Seq, &e.ID, ScanTime(&e.Time), &e.UserID, &e.Username, &e.Role,
 			&e.Action, &e.Entity, &e.EntityID, &before, &after, &e.Prev, &e.Hash); err != nil {
 			return nil, err
 		}
-		e.Before, e.After = json.RawMessage(before), json.RawMessage(after)
+		var err error
+		if e.Before, e.After, err = loadImages(before, after); err != nil {
+			// Read as not JSON: the entry's hash check names it.
+			e.Before, e.After = before, after
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()

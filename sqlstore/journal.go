@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/relais-onco/relais"
 	"github.com/relais-onco/relais/journal"
@@ -25,12 +26,15 @@ func (db *DB) JournalEntries(ctx context.Context, site string, after int64, limi
 	var out []journal.Entry
 	for rows.Next() {
 		var e journal.Entry
-		var before, after string
+		var before, after []byte
 		if err := rows.Scan(&e.Site, &e.Seq, &e.ID, ScanTime(&e.Time), &e.UserID, &e.Username, &e.Role,
 			&e.Action, &e.Entity, &e.EntityID, &before, &after, &e.Prev, &e.Hash); err != nil {
 			return nil, relais.E("journal.list", err)
 		}
-		e.Before, e.After = []byte(before), []byte(after)
+		var err error
+		if e.Before, e.After, err = loadImages(before, after); err != nil {
+			return nil, relais.E("journal.list", relais.KindIntegrity, fmt.Sprintf("entry %d", e.Seq), err)
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()

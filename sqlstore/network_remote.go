@@ -547,12 +547,17 @@ func (db *DB) NetworkHistory(ctx context.Context, patientID relais.ID) (relais.N
 			}
 			for rows.Next() {
 				var seq int64
-				var after string
-				if err := rows.Scan(&seq, &after); err != nil {
+				var stored []byte
+				if err := rows.Scan(&seq, &stored); err != nil {
 					rows.Close()
 					return err
 				}
-				h.Entries[at[seq]].Summary = relais.SummarizeEntry([]byte(after))
+				after, err := loadImage("after", stored)
+				if err != nil {
+					rows.Close()
+					return relais.E(op, relais.KindIntegrity, fmt.Sprintf("entry %d", seq), err)
+				}
+				h.Entries[at[seq]].Summary = relais.SummarizeEntry(after)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -768,12 +773,14 @@ func (db *DB) PatientEntries(ctx context.Context, patientID relais.ID, after, up
 	var out []journal.Entry
 	for rows.Next() {
 		var e journal.Entry
-		var before, aft string
+		var before, aft []byte
 		if err := rows.Scan(&e.Site, &e.Seq, &e.ID, ScanTime(&e.Time), &e.UserID, &e.Username, &e.Role,
 			&e.Action, &e.Entity, &e.EntityID, &before, &aft, &e.Prev, &e.Hash); err != nil {
 			return nil, err
 		}
-		e.Before, e.After = []byte(before), []byte(aft)
+		if e.Before, e.After, err = loadImages(before, aft); err != nil {
+			return nil, relais.E("network.backfill", relais.KindIntegrity, fmt.Sprintf("entry %d", e.Seq), err)
+		}
 		if pid, _, ok := relais.SharedPatientOf(e.Entity, relais.ID(e.EntityID), e.After); ok && pid == patientID {
 			out = append(out, e)
 		}

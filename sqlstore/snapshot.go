@@ -205,6 +205,15 @@ func dumpTable(tx *Tx, enc *json.Encoder, table string) (int64, error) {
 		}
 		out := make([]any, len(cols))
 		for i, v := range vals {
+			if b, ok := v.([]byte); ok && table == "journal" && (cols[i] == "before" || cols[i] == "after") {
+				// A compressed image (journal_docs.go) goes into the dump as
+				// its JSON: the dump is text, and any engine restores it.
+				doc, err := loadImage(cols[i], b)
+				if err != nil {
+					return n, fmt.Errorf("journal row %d: %w", n+1, err)
+				}
+				v = []byte(doc)
+			}
 			out[i] = portableValue(v, types[i].DatabaseTypeName())
 		}
 		if err := enc.Encode(out); err != nil {

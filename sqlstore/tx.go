@@ -147,7 +147,7 @@ func (tx *Tx) insertEntry(e *journal.Entry) error {
 	_, err := tx.Exec(`INSERT INTO journal (site, seq, id, time, user_id, username, role, action, entity, entity_id, before, after, prev, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Site, e.Seq, e.ID, T(e.Time), e.UserID, e.Username, e.Role, e.Action, e.Entity, e.EntityID,
-		string(e.Before), string(e.After), e.Prev, e.Hash)
+		tx.db.storedImage(e.Before), tx.db.storedImage(e.After), e.Prev, e.Hash)
 	return err
 }
 
