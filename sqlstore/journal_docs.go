@@ -31,13 +31,23 @@ const packMin = 512
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
-var (
-	packer, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+// packer and unpacker are safe for concurrent use (EncodeAll, DecodeAll).
+var packer, unpacker = newZstd()
+
+func newZstd() (*zstd.Encoder, *zstd.Decoder) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		panic("sqlstore: zstd encoder: " + err.Error())
+	}
 	// An image is at most a few hundred KB: a frame that claims more than
 	// 64 MiB is not one of ours.
-	unpacker, _ = zstd.NewReader(nil, zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(64<<20))
-)
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(64<<20))
+	if err != nil {
+		panic("sqlstore: zstd decoder: " + err.Error())
+	}
+	return enc, dec
+}
 
 // storedImage is what the journal's before or after column holds for doc.
 func (db *DB) storedImage(doc json.RawMessage) any {
@@ -60,7 +70,7 @@ func loadImage(what string, stored []byte) (json.RawMessage, error) {
 	return json.RawMessage(doc), nil
 }
 
-// loadImages fills e's Before and After from their stored columns.
+// loadImages reads an entry's before and after columns back as JSON.
 func loadImages(before, after []byte) (json.RawMessage, json.RawMessage, error) {
 	b, err := loadImage("before", before)
 	if err != nil {
