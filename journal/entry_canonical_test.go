@@ -9,6 +9,24 @@ import (
 	"time"
 )
 
+// canonicalEntry is the shape of the hashed bytes as first defined.
+type canonicalEntry struct {
+	V        int             `json:"v"`
+	Seq      int64           `json:"seq"`
+	ID       string          `json:"id"`
+	Time     string          `json:"time"`
+	Site     string          `json:"site"`
+	UserID   string          `json:"user_id"`
+	Username string          `json:"username"`
+	Role     string          `json:"role"`
+	Action   string          `json:"action"`
+	Entity   string          `json:"entity"`
+	EntityID string          `json:"entity_id"`
+	Before   json.RawMessage `json:"before"`
+	After    json.RawMessage `json:"after"`
+	Prev     string          `json:"prev"`
+}
+
 // referenceCanonical is the definition of an entry's hashed bytes, as the
 // journal was first written: canonicalEntry through encoding/json without
 // HTML escaping. Entry.Canonical must give the same bytes for every entry

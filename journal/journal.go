@@ -93,31 +93,15 @@ func Marshal(v any) (json.RawMessage, error) {
 	return Canonicalize(b)
 }
 
-// canonicalEntry fixes the field order and formats of the hashed bytes.
-// Do not change it: every chain ever written depends on it.
-type canonicalEntry struct {
-	V        int             `json:"v"`
-	Seq      int64           `json:"seq"`
-	ID       string          `json:"id"`
-	Time     string          `json:"time"`
-	Site     string          `json:"site"`
-	UserID   string          `json:"user_id"`
-	Username string          `json:"username"`
-	Role     string          `json:"role"`
-	Action   string          `json:"action"`
-	Entity   string          `json:"entity"`
-	EntityID string          `json:"entity_id"`
-	Before   json.RawMessage `json:"before"`
-	After    json.RawMessage `json:"after"`
-	Prev     string          `json:"prev"`
-}
-
 // TimeFormat is how times are written in the hashed encoding.
 const TimeFormat = "2006-01-02T15:04:05.000000Z"
 
-// Canonical returns the bytes whose SHA-256 is the entry's hash: the JSON
-// object of canonicalEntry, as encoding/json writes it without HTML
-// escaping.
+// Canonical returns the bytes whose SHA-256 is the entry's hash: one JSON
+// object with the fields in the order below (v, seq, id, time, site,
+// user_id, username, role, action, entity, entity_id, before, after, prev),
+// strings as encoding/json writes them without HTML escaping. Do not change
+// it: every chain ever written depends on it (docs/audit.md; the test file
+// keeps the encoding/json definition it must equal).
 //
 // Before and After are hashed as encoding/json writes a json.RawMessage:
 // compacted, nothing else changed. Seal made them canonical, so a stored

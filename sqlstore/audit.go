@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -575,8 +576,6 @@ func stringArgs(ss []string) []any {
 	return out
 }
 
-const entryColumns = "site, seq, id, time, user_id, username, role, action, entity, entity_id, before, after, prev, hash"
-
 // entriesPage reads up to limit entries of site's chain after seq, in order.
 func entriesPage(tx *Tx, site string, after int64, limit int) ([]journal.Entry, error) {
 	return queryEntries(tx, "SELECT "+entryColumns+" FROM journal WHERE site = ? AND seq > ? ORDER BY seq LIMIT ?", site, after, limit)
@@ -598,16 +597,11 @@ func queryEntries(tx *Tx, q string, args ...any) ([]journal.Entry, error) {
 	defer rows.Close()
 	var out []journal.Entry
 	for rows.Next() {
-		var e journal.Entry
-		var before, after []byte
-		if err := rows.Scan(&e.Site, &e.Seq, &e.ID, ScanTime(&e.Time), &e.UserID, &e.Username, &e.Role,
-			&e.Action, &e.Entity, &e.EntityID, &before, &after, &e.Prev, &e.Hash); err != nil {
+		e, err := scanEntry(rows)
+		// An image that cannot be decompressed is read as its stored
+		// bytes: the entry's hash check names it.
+		if ie := (*imageError)(nil); err != nil && !errors.As(err, &ie) {
 			return nil, err
-		}
-		var err error
-		if e.Before, e.After, err = loadImages(before, after); err != nil {
-			// Read as not JSON: the entry's hash check names it.
-			e.Before, e.After = before, after
 		}
 		out = append(out, e)
 	}

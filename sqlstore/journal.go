@@ -2,7 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/relais-onco/relais"
 	"github.com/relais-onco/relais/journal"
@@ -11,8 +11,7 @@ import (
 // JournalEntries returns the entries of site's chain with seq > after, in
 // order, at most limit of them (0: all).
 func (db *DB) JournalEntries(ctx context.Context, site string, after int64, limit int) ([]journal.Entry, error) {
-	q := `SELECT site, seq, id, time, user_id, username, role, action, entity, entity_id, before, after, prev, hash
-		FROM journal WHERE site = ? AND seq > ? ORDER BY seq`
+	q := "SELECT " + entryColumns + " FROM journal WHERE site = ? AND seq > ? ORDER BY seq"
 	args := []any{site, after}
 	if limit > 0 {
 		q += " LIMIT ?"
@@ -25,15 +24,11 @@ func (db *DB) JournalEntries(ctx context.Context, site string, after int64, limi
 	defer rows.Close()
 	var out []journal.Entry
 	for rows.Next() {
-		var e journal.Entry
-		var before, after []byte
-		if err := rows.Scan(&e.Site, &e.Seq, &e.ID, ScanTime(&e.Time), &e.UserID, &e.Username, &e.Role,
-			&e.Action, &e.Entity, &e.EntityID, &before, &after, &e.Prev, &e.Hash); err != nil {
+		e, err := scanEntry(rows)
+		if ie := (*imageError)(nil); errors.As(err, &ie) {
+			return nil, relais.E("journal.list", relais.KindIntegrity, err)
+		} else if err != nil {
 			return nil, relais.E("journal.list", err)
-		}
-		var err error
-		if e.Before, e.After, err = loadImages(before, after); err != nil {
-			return nil, relais.E("journal.list", relais.KindIntegrity, fmt.Sprintf("entry %d", e.Seq), err)
 		}
 		out = append(out, e)
 	}

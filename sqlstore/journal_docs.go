@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/relais-onco/relais/journal"
 )
 
 // How the journal's before- and after-images are stored.
@@ -68,6 +70,37 @@ func loadImage(what string, stored []byte) (json.RawMessage, error) {
 		return nil, fmt.Errorf("journal %s image: compressed, and cannot be decompressed: %w", what, err)
 	}
 	return json.RawMessage(doc), nil
+}
+
+// imageError is scanEntry's error for an image that cannot be decompressed:
+// the entry is still returned, with the stored bytes as its images.
+type imageError struct {
+	seq int64
+	err error
+}
+
+func (e *imageError) Error() string { return fmt.Sprintf("entry %d: %v", e.seq, e.err) }
+
+// entryColumns are the journal's columns in scanEntry's order.
+const entryColumns = "site, seq, id, time, user_id, username, role, action, entity, entity_id, before, after, prev, hash"
+
+// scanEntry reads one row of entryColumns, its images back as JSON. When an
+// image cannot be decompressed it returns the entry with the stored bytes
+// and an *imageError.
+func scanEntry(rows interface{ Scan(...any) error }) (journal.Entry, error) {
+	var e journal.Entry
+	var before, after []byte
+	if err := rows.Scan(&e.Site, &e.Seq, &e.ID, ScanTime(&e.Time), &e.UserID, &e.Username, &e.Role,
+		&e.Action, &e.Entity, &e.EntityID, &before, &after, &e.Prev, &e.Hash); err != nil {
+		return e, err
+	}
+	b, a, err := loadImages(before, after)
+	if err != nil {
+		e.Before, e.After = before, after
+		return e, &imageError{e.Seq, err}
+	}
+	e.Before, e.After = b, a
+	return e, nil
 }
 
 // loadImages reads an entry's before and after columns back as JSON.

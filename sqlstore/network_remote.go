@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -763,7 +764,7 @@ func (db *DB) SetNetworkCursor(ctx context.Context, name string, seq int64) erro
 // entities a site shares) with seq in (after, upTo], oldest first: the
 // history sent to a site when the care is shared with it.
 func (db *DB) PatientEntries(ctx context.Context, patientID relais.ID, after, upTo int64) ([]journal.Entry, error) {
-	q, args := db.patientEntriesQuery("site, seq, id, time, user_id, username, role, action, entity, entity_id, before, after, prev, hash",
+	q, args := db.patientEntriesQuery(entryColumns,
 		db.ChainSite(), []relais.ID{patientID}, after, upTo)
 	rows, err := db.r.QueryContext(ctx, db.rebind(q), args...)
 	if err != nil {
@@ -772,14 +773,11 @@ func (db *DB) PatientEntries(ctx context.Context, patientID relais.ID, after, up
 	defer rows.Close()
 	var out []journal.Entry
 	for rows.Next() {
-		var e journal.Entry
-		var before, aft []byte
-		if err := rows.Scan(&e.Site, &e.Seq, &e.ID, ScanTime(&e.Time), &e.UserID, &e.Username, &e.Role,
-			&e.Action, &e.Entity, &e.EntityID, &before, &aft, &e.Prev, &e.Hash); err != nil {
+		e, err := scanEntry(rows)
+		if ie := (*imageError)(nil); errors.As(err, &ie) {
+			return nil, relais.E("network.backfill", relais.KindIntegrity, err)
+		} else if err != nil {
 			return nil, err
-		}
-		if e.Before, e.After, err = loadImages(before, aft); err != nil {
-			return nil, relais.E("network.backfill", relais.KindIntegrity, fmt.Sprintf("entry %d", e.Seq), err)
 		}
 		if pid, _, ok := relais.SharedPatientOf(e.Entity, relais.ID(e.EntityID), e.After); ok && pid == patientID {
 			out = append(out, e)
