@@ -216,6 +216,26 @@ func NewChainAudit(site string, trusted []ed25519.PublicKey, checkpoints []Check
 	return a
 }
 
+// LastSignedBy returns the latest of checkpoints signed at or before notAfter
+// whose signature verifies with one of keys, and false when there is none
+// (or no key). It is where a partial audit may start: the checkpoint vouches
+// for every entry up to its own.
+func LastSignedBy(checkpoints []Checkpoint, keys []ed25519.PublicKey, notAfter time.Time) (Checkpoint, bool) {
+	if len(keys) == 0 {
+		return Checkpoint{}, false
+	}
+	var best Checkpoint
+	found := false
+	for i := range checkpoints {
+		c := &checkpoints[i]
+		if c.Time.After(notAfter) || (found && c.Seq <= best.Seq) || verifyAny(c, keys) != nil {
+			continue
+		}
+		best, found = *c, true
+	}
+	return best, found
+}
+
 func verifyAny(c *Checkpoint, keys []ed25519.PublicKey) error {
 	var first error
 	for _, k := range keys {
@@ -271,6 +291,12 @@ func (a *ChainAudit) Check(e *Entry) bool {
 	}
 	return ok
 }
+
+// Resume makes the audit start after entry seq, whose hash is hash, instead
+// of at the chain's first entry: the audit of the chain's end only, from a
+// checkpoint on (the entries up to it are not read; the checkpoint vouches
+// for them).
+func (a *ChainAudit) Resume(seq int64, hash string) { a.v.StartAt(seq, hash) }
 
 func (a *ChainAudit) fault(f *Fault) { a.faults = append(a.faults, f) }
 

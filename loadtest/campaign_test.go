@@ -135,6 +135,17 @@ func TestLoadCampaignSmall(t *testing.T) {
 		})
 
 		t.Run("crash", func(t *testing.T) {
+			// A checkpoint signed before the campaign: each round's check
+			// verifies the journal from it on.
+			tool := (&server{cc: CrashConfig{Binary: bin}}).tool
+			if _, err := os.Stat(filepath.Join(data, "site.key")); err != nil {
+				if out, err := tool(ctx, "keys", "init", "--data", data); err != nil {
+					t.Fatalf("relais keys init: %v\n%s", err, out)
+				}
+			}
+			if out, err := tool(ctx, "audit", "checkpoint", "--db", dsn, "--data", data); err != nil {
+				t.Fatalf("relais audit checkpoint: %v\n%s", err, out)
+			}
 			res, err := Crash(ctx, CrashConfig{Config: Config{Users: 20, Duration: 15 * time.Second, Think: time.Second,
 				RampUp: 3 * time.Second, Seed: 11}, Kills: 3, Binary: bin, DB: dsn, Data: data})
 			if err != nil {
@@ -151,6 +162,14 @@ func TestLoadCampaignSmall(t *testing.T) {
 				for _, m := range r.Missing {
 					t.Errorf("kill %d: acknowledged %s %s (%s) is missing after the restart: found %s", r.N, m.Kind, m.ID, m.Want, m.Found)
 				}
+			}
+			for _, r := range c.Rounds {
+				if r.CheckFrom == 0 || r.CheckedN == 0 {
+					t.Errorf("kill %d: the check verified %d entries from entry %d; want the journal from the checkpoint signed before the campaign", r.N, r.CheckedN, r.CheckFrom)
+				}
+			}
+			if !c.FinalCheckOK {
+				t.Errorf("the whole relais check after the last round failed:\n%s", c.FinalCheckOutput)
 			}
 			if last := c.Rounds[len(c.Rounds)-1]; last.Verified == 0 {
 				t.Errorf("no acknowledged write was read back: the campaign checked nothing")

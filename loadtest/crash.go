@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,8 +23,16 @@ import (
 // CrashConfig is a crash campaign: the load of Config against a server the
 // campaign starts itself, killed with SIGKILL Kills times at seeded random
 // moments and restarted; after each restart `relais check` runs on the
-// database (it verifies the journal's chain as `relais audit verify` does,
-// and the database's integrity) and every acknowledged write is read back.
+// database and every acknowledged write is read back.
+//
+// The check after each restart is `relais check --since` the campaign's
+// start: the journal is verified from the last checkpoint signed before the
+// campaign (the whole journal when the database has none), so at the
+// region's scale a round does not re-read ten years. Everything else the
+// check does (the engine's integrity check, the register, the leftover
+// vials, the references, rows inserted outside Relais) is whole in every
+// round. After the last round the server is stopped and the whole
+// `relais check` runs once.
 type CrashConfig struct {
 	Config
 	// Kills is how many times the server is killed (at least 1).
@@ -46,6 +56,13 @@ type CrashReport struct {
 	Rounds  []CrashRound `json:"rounds"`
 	Missing int          `json:"missing_writes"`
 	Log     string       `json:"server_log"`
+	// Since is the moment each round's check verified the journal from
+	// (the campaign's start).
+	Since time.Time `json:"since"`
+	// The whole check after the last round.
+	FinalCheckS      float64 `json:"final_check_s"`
+	FinalCheckOK     bool    `json:"final_check_ok"`
+	FinalCheckOutput string  `json:"final_check_output,omitempty"` // when it failed
 }
 
 // CrashRound is one kill and restart.
@@ -54,8 +71,10 @@ type CrashRound struct {
 	UptimeS     float64   `json:"uptime_s"`     // load time before the kill
 	Acked       int       `json:"acknowledged"` // writes acknowledged so far (distinct entities)
 	RestartS    float64   `json:"restart_s"`    // from the kill to the server answering again
-	CheckS      float64   `json:"check_s"`      // relais check, which verifies the journal's chain as relais audit verify does
+	CheckS      float64   `json:"check_s"`      // relais check --since the campaign's start
 	CheckOK     bool      `json:"check_ok"`
+	CheckFrom   int64     `json:"check_from"`             // the entry its journal verification started at (0: the whole chain)
+	CheckedN    int       `json:"check_entries"`          // journal entries it verified
 	CheckOutput string    `json:"check_output,omitempty"` // when it failed
 	Verified    int       `json:"verified"`
 	Missing     []Missing `json:"missing,omitempty"`
@@ -91,6 +110,16 @@ func Crash(ctx context.Context, cc CrashConfig) (*Result, error) {
 	}
 	defer logf.Close()
 	srv := &server{cc: cc, log: logf}
+	// Before the first start: the checkpoint the server signs at start is
+	// after it, so every round's check starts from the source's last one.
+	since := time.Now().UTC()
+	checkArgs := []string{"check", "--db", cc.DB, "--json", "--since", since.Format(time.RFC3339Nano)}
+	// The site's public key beside its private one, when there is one:
+	// the checkpoints are then verified even when the site table records
+	// no key.
+	if pub := filepath.Join(cc.Data, "site.pub"); fileExists(pub) {
+		checkArgs = append(checkArgs, "--pubkey", pub)
+	}
 	if err := srv.start(ctx); err != nil {
 		return nil, err
 	}
@@ -115,7 +144,7 @@ func Crash(ctx context.Context, cc CrashConfig) (*Result, error) {
 			break
 		}
 	}
-	rep := &CrashReport{DB: redact(cc.DB), Kills: cc.Kills, Log: logPath}
+	rep := &CrashReport{DB: redact(cc.DB), Kills: cc.Kills, Log: logPath, Since: since}
 	l.rss.setPID(srv.pid())
 	started := time.Now()
 	l.rss.start = started
@@ -150,13 +179,20 @@ func Crash(ctx context.Context, cc CrashConfig) (*Result, error) {
 		l.rss.setPID(srv.pid())
 		round.Acked = len(l.ledger.snapshot())
 		checkStart := time.Now()
-		out, err := srv.tool(ctx, "check", "--db", cc.DB)
+		out, err := srv.tool(ctx, checkArgs...)
+		round.CheckS = round2(time.Since(checkStart).Seconds())
 		round.CheckOK = err == nil
+		var cr checkReport
+		if jerr := json.Unmarshal([]byte(out), &cr); jerr == nil {
+			round.CheckedN = cr.Checked["journal.entries"]
+			if len(cr.From) > 0 {
+				round.CheckFrom = cr.From[0].Seq
+			}
+		}
 		if !round.CheckOK {
 			round.CheckOutput = out
-			failures = append(failures, fmt.Sprintf("kill %d: relais check failed: %s", n, firstLine(out)))
+			failures = append(failures, fmt.Sprintf("kill %d: relais check failed: %s", n, cr.firstFault(out)))
 		}
-		round.CheckS = round2(time.Since(checkStart).Seconds())
 		checked, missing, err := l.ledger.verify(ctx, readers)
 		if err != nil {
 			return nil, fmt.Errorf("kill %d: reading the acknowledged writes back: %w", n, err)
@@ -179,7 +215,18 @@ func Crash(ctx context.Context, cc CrashConfig) (*Result, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	res := l.result(started, time.Now())
+	ended := time.Now()
+	srv.stop()
+	l.progress("the whole relais check, the server stopped…")
+	checkStart := time.Now()
+	out, err := srv.tool(ctx, "check", "--db", cc.DB)
+	rep.FinalCheckS = round2(time.Since(checkStart).Seconds())
+	rep.FinalCheckOK = err == nil
+	if !rep.FinalCheckOK {
+		rep.FinalCheckOutput = out
+		failures = append(failures, "the whole relais check after the last round failed: "+firstLine(out))
+	}
+	res := l.result(started, ended)
 	res.Crash = rep
 	res.Failures = append(res.Failures, failures...)
 	res.Pass = len(res.Failures) == 0
@@ -271,6 +318,32 @@ func (s *server) tool(ctx context.Context, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// checkReport is what a round reads of `relais check --json`
+// (sqlstore.CheckReport).
+type checkReport struct {
+	Checked map[string]int `json:"checked"`
+	From    []struct {
+		Seq int64 `json:"seq"`
+	} `json:"from"`
+	Faults []struct {
+		Message string `json:"message"`
+	} `json:"faults"`
+}
+
+// firstFault names the first fault of a failed check, or the last line of
+// its output when it printed no report (it could not read the database).
+func (r checkReport) firstFault(out string) string {
+	if len(r.Faults) > 0 {
+		return fmt.Sprintf("%d fault(s), first: %s", len(r.Faults), r.Faults[0].Message)
+	}
+	return firstLine(out)
 }
 
 func firstLine(s string) string {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/relais-onco/relais"
 	"github.com/relais-onco/relais/journal"
@@ -41,6 +42,13 @@ type VerifyOptions struct {
 	// the site table is used, which someone able to rewrite the database
 	// could have replaced too.
 	PublicKeys []ed25519.PublicKey
+	// Since, when set, verifies each chain only from its last checkpoint
+	// signed at or before Since that verifies with a trusted key: that
+	// checkpoint vouches for the entries up to its own, which are not read.
+	// Only the entities written from there on are compared with their rows.
+	// A chain without such a checkpoint is verified whole. Rows inserted
+	// outside Relais are still looked for in every table.
+	Since time.Time
 }
 
 // Report is what VerifyJournal found.
@@ -62,6 +70,9 @@ type ChainReport struct {
 	// independent copy), "site table", or "" (none: each checkpoint was only
 	// checked against the key it carries).
 	KeySource string
+	// From is the checkpoint the audit started from (VerifyOptions.Since);
+	// nil when the chain was verified from its first entry.
+	From *journal.Checkpoint
 }
 
 // FaultKind says what kind of tampering a fault reveals.
@@ -149,6 +160,7 @@ func (db *DB) VerifyJournalWith(ctx context.Context, opts VerifyOptions) (Report
 		}
 		var local *journal.ChainAudit
 		audits := map[string]*journal.ChainAudit{}
+		from := map[string]int64{} // site → the entry after which its audit started
 		for rank, site := range sites {
 			a, cr, err := auditChain(tx, site, site == db.Site, opts)
 			if err != nil {
@@ -158,6 +170,9 @@ func (db *DB) VerifyJournalWith(ctx context.Context, opts VerifyOptions) (Report
 				rep.Faults = append(rep.Faults, chainFault(site, rank, f))
 			}
 			audits[site] = a
+			if cr.From != nil {
+				from[site] = cr.From.Seq - 1
+			}
 			if site == db.Site {
 				local = a
 				if f, bad, err := checkHead(tx, cr.ChainSummary); err != nil {
@@ -168,13 +183,13 @@ func (db *DB) VerifyJournalWith(ctx context.Context, opts VerifyOptions) (Report
 			}
 			rep.Chains = append(rep.Chains, cr)
 		}
-		if err := checkEntities(tx, rep.Site, local, &rep); err != nil {
+		if err := checkEntities(tx, rep.Site, local, from[rep.Site], &rep); err != nil {
 			return err
 		}
 		// A crisis node's own chain continues its site's: its entities are
 		// checked against it (see continuedElsewhere).
 		if c := db.ChainSite(); c != db.Site && audits[c] != nil {
-			if err := checkEntities(tx, c, audits[c], &rep); err != nil {
+			if err := checkEntities(tx, c, audits[c], from[c], &rep); err != nil {
 				return err
 			}
 		}
@@ -280,8 +295,35 @@ func auditChain(tx *Tx, site string, local bool, opts VerifyOptions) (*journal.C
 	if err != nil {
 		return nil, cr, err
 	}
-	a := journal.NewChainAudit(site, keys, cps)
 	var after int64
+	var resume *journal.Entry // the checkpoint's entry, where a partial audit starts
+	if !opts.Since.IsZero() {
+		if cp, ok := journal.LastSignedBy(cps, keys, opts.Since); ok {
+			first, err := entriesPage(tx, site, cp.Seq-1, 1)
+			if err != nil {
+				return nil, cr, err
+			}
+			// When the checkpoint's entry is gone the whole chain is
+			// walked, and the audit reports the checkpoint beyond its end.
+			if len(first) == 1 && first[0].Seq == cp.Seq {
+				cr.From, resume, after = &cp, &first[0], cp.Seq-1
+				kept := []journal.Checkpoint{}
+				for _, c := range cps {
+					if c.Seq >= cp.Seq {
+						kept = append(kept, c)
+					}
+				}
+				cps = kept
+			}
+		}
+	}
+	a := journal.NewChainAudit(site, keys, cps)
+	if resume != nil {
+		// Start at the checkpoint's own entry, taking its link to the
+		// entry before as given: its hash is recomputed and compared with
+		// the signed one, so the audit is anchored to the signature.
+		a.Resume(resume.Seq-1, resume.Prev)
+	}
 	for {
 		page, err := entriesPage(tx, site, after, pageSize)
 		if err != nil {
@@ -339,8 +381,10 @@ func checkHead(tx *Tx, s journal.ChainSummary) (AuditFault, bool, error) {
 // after-image of its last entry with its row read back now. Entries that
 // failed the chain check are skipped: their after-image is not the
 // journal's any more, and the fault is already reported.
-func checkEntities(tx *Tx, site string, a *journal.ChainAudit, rep *Report) error {
-	var after int64
+//
+// When the audit started after entry after, only the entities whose last
+// entry comes later are compared.
+func checkEntities(tx *Tx, site string, a *journal.ChainAudit, after int64, rep *Report) error {
 	for {
 		page, err := lastEntriesPage(tx, site, after, pageSize)
 		if err != nil {

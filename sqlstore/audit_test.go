@@ -381,6 +381,122 @@ func TestCheckpoints(t *testing.T) {
 	})
 }
 
+// VerifyOptions.Since verifies the chain from a signed checkpoint on: what
+// was written after it is checked as thoroughly as by the whole audit, and
+// the checkpoint's own entry anchors the walk to the signature.
+func TestVerifySinceACheckpoint(t *testing.T) {
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	pub := priv.Public().(ed25519.PublicKey)
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)).Public().(ed25519.PublicKey)
+	keys := []ed25519.PublicKey{pub}
+	// setup: the fixture, a checkpoint of its head, then carol created and
+	// the other site renamed after it.
+	setup := func(t *testing.T, dsn string) (*auditFixture, journal.Checkpoint, relais.User) {
+		f := newAuditFixture(t, dsn)
+		cp, err := f.db.Checkpoint(context.Background(), priv)
+		must(t, err)
+		ctx := relais.WithActor(context.Background(), relais.SystemActor(auditSite))
+		carol, err := f.db.CreateUser(ctx, relais.User{Username: "carol", Name: "Carol Petit", Role: relais.RoleNurse}, "")
+		must(t, err)
+		must(t, f.db.SaveSite(ctx, relais.Site{ID: "chg-other", Name: "CH Other renamed", Kind: "chg"}))
+		f.entries += 2
+		return f, cp, carol
+	}
+	each := func(name string, fn func(t *testing.T, dsn string)) {
+		t.Run(name, func(t *testing.T) { testdb.Each(t, fn) })
+	}
+	each("intact", func(t *testing.T, dsn string) {
+		f, cp, _ := setup(t, dsn)
+		rep := f.verify(t, VerifyOptions{PublicKeys: keys, Since: time.Now()})
+		c := rep.Chains[0]
+		if !rep.OK() || c.From == nil || c.From.Seq != cp.Seq {
+			t.Fatalf("from %+v, faults:%s", c.From, faultList(rep))
+		}
+		// The checkpoint's entry and the two after it; the checkpoint
+		// itself verified.
+		if c.Entries != 3 || c.HeadSeq != f.entries || c.CheckpointsVerified != 1 || c.CoveredSeq != cp.Seq {
+			t.Fatalf("chain %+v; want 3 entries to head %d", c.ChainSummary, f.entries)
+		}
+		// carol and the renamed site; the checkpoint's own entry is of
+		// the unreadable test entity.
+		if rep.Entities != 2 || rep.Unverifiable["test"] != 1 {
+			t.Fatalf("entities %d, unverifiable %v", rep.Entities, rep.Unverifiable)
+		}
+	})
+	each("no checkpoint before since, or none trusted: the whole chain", func(t *testing.T, dsn string) {
+		f, cp, _ := setup(t, dsn)
+		for name, opts := range map[string]VerifyOptions{
+			"since before it": {PublicKeys: keys, Since: cp.Time.Add(-time.Millisecond)},
+			"another key":     {PublicKeys: []ed25519.PublicKey{other}, Since: time.Now()},
+			"no key":          {Since: time.Now()},
+		} {
+			rep := f.verify(t, opts)
+			if c := rep.Chains[0]; c.From != nil || c.Entries != f.entries {
+				t.Errorf("%s: from %+v, %d entries; want the whole chain of %d", name, c.From, c.Entries, f.entries)
+			}
+		}
+	})
+	each("changes after the checkpoint are named", func(t *testing.T, dsn string) {
+		f, cp, carol := setup(t, dsn)
+		f.raw(t, "UPDATE app_user SET name = ? WHERE id = ?", "Mallory", carol.ID)
+		f.raw(t, "UPDATE journal SET username = ? WHERE site = ? AND seq = ?", "someone.else", auditSite, f.entries)
+		rep := f.verify(t, VerifyOptions{PublicKeys: keys, Since: time.Now()})
+		if len(rep.Faults) != 2 || rep.Faults[0].Kind != FaultChanged || rep.Faults[0].EntityID != string(carol.ID) ||
+			rep.Faults[1].Kind != FaultChain || rep.Faults[1].Seq != f.entries {
+			t.Fatalf("from entry %d: faults:%s", cp.Seq, faultList(rep))
+		}
+	})
+	each("the checkpoint's own entry is checked", func(t *testing.T, dsn string) {
+		f, cp, _ := setup(t, dsn)
+		f.raw(t, "UPDATE journal SET action = ? WHERE site = ? AND seq = ?", "test.forged", auditSite, cp.Seq)
+		rep := f.verify(t, VerifyOptions{PublicKeys: keys, Since: time.Now()})
+		if first := rep.First(); first == nil || first.Seq != cp.Seq || first.Kind != FaultChain {
+			t.Fatalf("altered checkpoint entry %d: faults:%s", cp.Seq, faultList(rep))
+		}
+	})
+	each("what precedes the checkpoint is left to the whole audit", func(t *testing.T, dsn string) {
+		f, _, _ := setup(t, dsn)
+		f.raw(t, "UPDATE journal SET username = ? WHERE site = ? AND seq = ?", "someone.else", auditSite, 2)
+		if rep := f.verify(t, VerifyOptions{PublicKeys: keys, Since: time.Now()}); !rep.OK() {
+			t.Fatalf("entry 2 precedes the checkpoint, yet:%s", faultList(rep))
+		}
+		if rep := f.verify(t, VerifyOptions{PublicKeys: keys}); rep.First() == nil || rep.First().Seq != 2 {
+			t.Fatalf("the whole audit: faults:%s", faultList(rep))
+		}
+	})
+}
+
+// Checkpoint verifies most of the chain in a read snapshot, without holding
+// the writers; the entries written between that snapshot and the signature
+// are verified too, under the writer, before anything is signed.
+func TestCheckpointVerifiesWhatWasWrittenMeanwhile(t *testing.T) {
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	testdb.Each(t, func(t *testing.T, dsn string) {
+		f := newAuditFixture(t, dsn)
+		ctx := relais.WithActor(context.Background(), relais.SystemActor(auditSite))
+		checkpointVerifiedHook = func() {
+			_, err := f.db.CreateUser(ctx, relais.User{Username: "carol", Name: "Carol Petit", Role: relais.RoleNurse}, "")
+			must(t, err)
+		}
+		defer func() { checkpointVerifiedHook = nil }()
+		cp, err := f.db.Checkpoint(ctx, priv)
+		must(t, err)
+		if cp.Seq != f.entries+1 {
+			t.Fatalf("checkpoint of entry %d; want the entry written meanwhile, %d", cp.Seq, f.entries+1)
+		}
+		// An entry written meanwhile and altered before the write
+		// transaction is not signed over.
+		checkpointVerifiedHook = func() {
+			_, err := f.db.CreateUser(ctx, relais.User{Username: "dan", Name: "Dan Roux", Role: relais.RoleNurse}, "")
+			must(t, err)
+			f.raw(t, "UPDATE journal SET username = ? WHERE site = ? AND seq = ?", "someone.else", auditSite, cp.Seq+1)
+		}
+		if _, err := f.db.Checkpoint(ctx, priv); relais.ErrorKind(err) != relais.KindIntegrity || !strings.Contains(err.Error(), "refusing to sign") {
+			t.Fatalf("altered entry %d written meanwhile: %v", cp.Seq+1, err)
+		}
+	})
+}
+
 // An export verifies with only the public key, and not with another.
 func TestExportVerifiesWithOnlyThePublicKey(t *testing.T) {
 	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))

@@ -2,11 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/journal"
 )
 
 // `relais check`: the integrity of a site's database after a crash, a
@@ -25,7 +29,25 @@ import (
 type CheckReport struct {
 	Site    string         `json:"site"`
 	Checked map[string]int `json:"checked"` // what was checked → how many
-	Faults  []relais.Fault `json:"faults"`
+	// From lists the checkpoints the journal's chains were verified from
+	// (CheckOptions.Since); empty when every chain was verified whole.
+	From    []journal.Checkpoint `json:"from,omitempty"`
+	Since   *time.Time           `json:"since,omitempty"` // CheckOptions.Since, when given
+	Seconds map[string]float64   `json:"seconds"`         // how long each part took
+	Faults  []relais.Fault       `json:"faults"`
+}
+
+// CheckOptions tune CheckWith.
+type CheckOptions struct {
+	// Since verifies the journal only from the last checkpoint signed at or
+	// before it (VerifyOptions.Since): the quick check after a crash, when
+	// the journal up to a known good moment has already been checked. The
+	// other checks (the engine's, the register, the leftover vials, the
+	// references, rows inserted outside Relais) stay whole.
+	Since time.Time
+	// PublicKeys verify the checkpoints instead of the site table's key
+	// (VerifyOptions.PublicKeys).
+	PublicKeys []ed25519.PublicKey
 }
 
 // OK reports whether nothing was found.
@@ -34,8 +56,18 @@ func (r CheckReport) OK() bool { return len(r.Faults) == 0 }
 // Check runs every integrity check. The error is for a database that could
 // not be read; what is wrong is in the report.
 func (db *DB) Check(ctx context.Context) (CheckReport, error) {
-	rep := CheckReport{Site: db.Site, Checked: map[string]int{}, Faults: []relais.Fault{}}
+	return db.CheckWith(ctx, CheckOptions{})
+}
+
+// CheckWith is Check with options.
+func (db *DB) CheckWith(ctx context.Context, opts CheckOptions) (CheckReport, error) {
+	rep := CheckReport{Site: db.Site, Checked: map[string]int{}, Seconds: map[string]float64{}, Faults: []relais.Fault{}}
 	add := func(fs ...relais.Fault) { rep.Faults = append(rep.Faults, fs...) }
+	start := time.Now()
+	took := func(part string) {
+		rep.Seconds[part] = math.Round(time.Since(start).Seconds()*10) / 10
+		start = time.Now()
+	}
 
 	if fs, n, err := db.checkEngine(ctx); err != nil {
 		return rep, err
@@ -43,9 +75,19 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		add(fs...)
 		rep.Checked["engine"] = n
 	}
-	audit, err := db.VerifyJournal(ctx)
+	took("engine")
+	audit, err := db.VerifyJournalWith(ctx, VerifyOptions{Since: opts.Since, PublicKeys: opts.PublicKeys})
 	if err != nil {
 		return rep, err
+	}
+	took("journal")
+	if !opts.Since.IsZero() {
+		rep.Since = &opts.Since
+	}
+	for _, c := range audit.Chains {
+		if c.From != nil {
+			rep.From = append(rep.From, *c.From)
+		}
 	}
 	rep.Checked["journal.entries"] = int(audit.Entries())
 	rep.Checked["journal.entities"] = int(audit.Entities)
@@ -67,6 +109,7 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		add(fs...)
 		rep.Checked["register"] = db.count(ctx, "register_entry")
 	}
+	took("register")
 	if has, err := db.hasTable(ctx, "leftover_vial"); err != nil {
 		return rep, err
 	} else if has {
@@ -77,12 +120,14 @@ func (db *DB) Check(ctx context.Context) (CheckReport, error) {
 		add(fs...)
 		rep.Checked["leftover_vials"] = db.count(ctx, "leftover_vial")
 	}
+	took("leftover_vials")
 	fs, n, err := db.checkReferences(ctx)
 	if err != nil {
 		return rep, err
 	}
 	add(fs...)
 	rep.Checked["references"] = n
+	took("references")
 	sort.SliceStable(rep.Faults, func(i, j int) bool { return rep.Faults[i].Check < rep.Faults[j].Check })
 	return rep, nil
 }
@@ -242,6 +287,14 @@ func (r CheckReport) String() string {
 		fmt.Fprintf(&b, " %s %d;", k, r.Checked[k])
 	}
 	b.WriteString("\n")
+	for _, c := range r.From {
+		fmt.Fprintf(&b, "Journal of site %s verified from entry %d, vouched for by the checkpoint signed at %s (the entries before it were not read again).\n",
+			c.Site, c.Seq, c.Time.UTC().Format(time.RFC3339))
+	}
+	if r.Since != nil && len(r.From) == 0 {
+		fmt.Fprintf(&b, "No checkpoint signed at or before %s verifies with the site's key (relais keys publish, or --pubkey): the journal was verified whole.\n",
+			r.Since.UTC().Format(time.RFC3339))
+	}
 	if r.OK() {
 		b.WriteString("No fault found.\n")
 		return b.String()

@@ -35,23 +35,50 @@ func (db *DB) Checkpoint(ctx context.Context, priv ed25519.PrivateKey) (journal.
 	if _, ok := relais.ActorFrom(ctx); !ok {
 		ctx = relais.WithActor(ctx, relais.SystemActor(db.Site))
 	}
+	// First, without holding the writers, verify the entries since the last
+	// good checkpoint up to the head a read snapshot sees: on a journal
+	// never signed (a generated or restored database) that is minutes, and
+	// sign-ins would wait for them. Only the entries written meanwhile are
+	// left for the write transaction below.
+	var verified journal.Checkpoint // an entry verified in the snapshot (unsigned)
+	err := db.snapshot(ctx, func(tx *Tx) error {
+		if err := checkSiteKey(op, tx, db.Site, pub); err != nil {
+			return err
+		}
+		last, err := lastGoodCheckpoint(tx, db.Site, pub)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow("SELECT seq, hash FROM journal_head WHERE site = ?", db.Site).Scan(&verified.Seq, &verified.Hash)
+		if relais.ErrorKind(mapErr(err)) == relais.KindNotFound || (err == nil && verified.Seq <= last.Seq) {
+			verified = journal.Checkpoint{}
+			return nil // nothing to verify before the write
+		}
+		if err != nil {
+			return relais.E(op, mapErr(err))
+		}
+		if err := verifySince(tx, db.Site, last, verified.Seq, verified.Hash); err != nil {
+			return relais.E(op, relais.KindIntegrity, "refusing to sign: "+err.Error()+"; run relais audit verify")
+		}
+		return nil
+	})
+	if err != nil {
+		return journal.Checkpoint{}, err
+	}
+	if checkpointVerifiedHook != nil {
+		checkpointVerifiedHook()
+	}
 	var out journal.Checkpoint
 	// Write serializes with the writers (and locks the head on PostgreSQL),
 	// so the head cannot move while it is checked and signed.
-	err := db.Write(ctx, op, func(tx *Tx) error {
+	err = db.Write(ctx, op, func(tx *Tx) error {
 		if !tx.head.loaded {
 			if err := tx.lockHead(); err != nil {
 				return err
 			}
 		}
-		var stored string
-		if err := tx.QueryRow("SELECT public_key FROM site WHERE id = ?", db.Site).Scan(&stored); err != nil {
-			return relais.E(op, "the local site is missing from the site table", mapErr(err))
-		}
-		if stored != "" && stored != journal.EncodePublicKey(pub) {
-			return relais.E(op, relais.KindConflict, relais.Field("key"), fmt.Sprintf(
-				"this key (public key %s) is not the site's: the site table records %s; sign with the site's key, or publish the new one with relais keys publish",
-				journal.EncodePublicKey(pub), stored))
+		if err := checkSiteKey(op, tx, db.Site, pub); err != nil {
+			return err
 		}
 		last, err := lastGoodCheckpoint(tx, db.Site, pub)
 		if err != nil {
@@ -66,7 +93,11 @@ func (db *DB) Checkpoint(ctx context.Context, priv ed25519.PrivateKey) (journal.
 			out = last
 			return nil
 		}
-		if err := verifySince(tx, db.Site, last, tx.head.seq, tx.head.hash); err != nil {
+		from := last
+		if verified.Seq > last.Seq {
+			from = verified
+		}
+		if err := verifySince(tx, db.Site, from, tx.head.seq, tx.head.hash); err != nil {
 			return relais.E(op, relais.KindIntegrity, "refusing to sign: "+err.Error()+"; run relais audit verify")
 		}
 		cp, err := journal.Sign(priv, db.Site, tx.head.seq, tx.head.hash, tx.Now())
@@ -81,6 +112,24 @@ func (db *DB) Checkpoint(ctx context.Context, priv ed25519.PrivateKey) (journal.
 		return nil
 	})
 	return out, err
+}
+
+// checkpointVerifiedHook, when set by a test, runs between the snapshot's
+// verification and the write transaction of Checkpoint.
+var checkpointVerifiedHook func()
+
+// checkSiteKey refuses pub when the site table records another key.
+func checkSiteKey(op string, tx *Tx, site string, pub ed25519.PublicKey) error {
+	var stored string
+	if err := tx.QueryRow("SELECT public_key FROM site WHERE id = ?", site).Scan(&stored); err != nil {
+		return relais.E(op, "the local site is missing from the site table", mapErr(err))
+	}
+	if stored != "" && stored != journal.EncodePublicKey(pub) {
+		return relais.E(op, relais.KindConflict, relais.Field("key"), fmt.Sprintf(
+			"this key (public key %s) is not the site's: the site table records %s; sign with the site's key, or publish the new one with relais keys publish",
+			journal.EncodePublicKey(pub), stored))
+	}
+	return nil
 }
 
 // lastGoodCheckpoint returns the latest checkpoint of site that verifies

@@ -37,10 +37,11 @@ The server needs the demo's protocol library and an administrator
 accounts (load-ROLE-NNN) and receives stock for every product.
 
 With --crash N it starts 'relais serve' itself on --db, kills it with
-SIGKILL N times at seeded random moments, restarts it, runs 'relais check'
-(which verifies the journal's chain as 'relais audit verify' does), and
-reads back every write the server had
-acknowledged: one missing fails the campaign.
+SIGKILL N times at seeded random moments, restarts it, runs 'relais check
+--since' the campaign's start (the journal from the last checkpoint signed
+before it; everything else whole), and reads back every write the server
+had acknowledged: one missing fails the campaign. After the last round it
+stops the server and runs the whole 'relais check' once.
 
 Examples:
   relais load --target http://127.0.0.1:8080 --users 200 --duration 10m --server-pid 1234 --out load.json
@@ -133,14 +134,20 @@ func printLoad(w io.Writer, r *loadtest.Result) {
 		fmt.Fprintln(w, "server RSS: not sampled (give --server-pid)")
 	}
 	if c := r.Crash; c != nil {
-		fmt.Fprintf(w, "\ncrash campaign on %s: %d kills\n", c.DB, c.Kills)
+		fmt.Fprintf(w, "\ncrash campaign on %s: %d kills; each check verifies the journal from the last checkpoint signed before %s\n",
+			c.DB, c.Kills, c.Since.Format(time.RFC3339))
 		for _, k := range c.Rounds {
-			fmt.Fprintf(w, "  kill %2d after %6.1fs: back in %5.1fs, check %s (%.1fs, journal chain included), %d acknowledged writes read back, %d missing\n",
-				k.N, k.UptimeS, k.RestartS, okText(k.CheckOK), k.CheckS, k.Verified, len(k.Missing))
+			from := "the whole chain"
+			if k.CheckFrom > 0 {
+				from = fmt.Sprintf("from entry %d", k.CheckFrom)
+			}
+			fmt.Fprintf(w, "  kill %2d after %6.1fs: back in %5.1fs, check %s (%.1fs, journal %s: %d entries), %d acknowledged writes read back, %d missing\n",
+				k.N, k.UptimeS, k.RestartS, okText(k.CheckOK), k.CheckS, from, k.CheckedN, k.Verified, len(k.Missing))
 			for _, m := range k.Missing {
 				fmt.Fprintf(w, "    missing: %s %s: acknowledged %s, found %s\n", m.Kind, m.ID, m.Want, m.Found)
 			}
 		}
+		fmt.Fprintf(w, "  the whole relais check after the last round, server stopped: %s (%.1fs)\n", okText(c.FinalCheckOK), c.FinalCheckS)
 	}
 	for _, s := range r.ErrorSamples {
 		fmt.Fprintf(w, "error: %s\n", s)
