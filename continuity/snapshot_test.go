@@ -6,6 +6,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,6 +106,54 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	})
 }
 
+// A snapshot's payload is compressed before it is encrypted; one written by
+// an earlier Relais (version 1, not compressed) still restores.
+func TestSnapshotCompressedAndVersion1(t *testing.T) {
+	ctx := context.Background()
+	src := busySite(t, testdb.SQLite(t))
+	k := newKeys(t)
+	dir := t.TempDir()
+	ids := []age.Identity{k.id}
+	pub := []ed25519.PublicKey{k.site.Public().(ed25519.PublicKey)}
+
+	var dump bytes.Buffer
+	_, err := src.WriteSnapshot(ctx, &dump, true)
+	must(t, err)
+	h := k.create(t, src, filepath.Join(dir, "v2.snapshot"), true)
+	if h.Version != 2 || h.Compression != CompressionZstd {
+		t.Fatalf("header version %d, compression %q; want 2, zstd", h.Version, h.Compression)
+	}
+	if h.CiphertextSize*3 > int64(dump.Len()) {
+		t.Errorf("the compressed snapshot is %d bytes for a %d-byte dump: less than a third was saved", h.CiphertextSize, dump.Len())
+	}
+	if rep, err := Verify(ctx, filepath.Join(dir, "v2.snapshot"), ids, pub); err != nil || !rep.OK() {
+		t.Fatalf("version 2: %v %+v", err, rep.Check)
+	}
+
+	// Version 1, as an earlier Relais wrote it: the dump encrypted as is.
+	v1 := filepath.Join(dir, "v1.snapshot")
+	var enc bytes.Buffer
+	aw, err := age.Encrypt(&enc, k.id.Recipient())
+	must(t, err)
+	_, err = aw.Write(dump.Bytes())
+	must(t, err)
+	must(t, aw.Close())
+	sum := sha256.Sum256(enc.Bytes())
+	old := h
+	old.Version, old.Compression = 1, ""
+	old.CiphertextSHA256, old.CiphertextSize = hex.EncodeToString(sum[:]), int64(enc.Len())
+	signed, err := old.SignedBytes()
+	must(t, err)
+	old.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(k.site, signed))
+	line, err := json.Marshal(old)
+	must(t, err)
+	must(t, os.WriteFile(v1, append([]byte(Magic+"\n"+string(line)+"\n"), enc.Bytes()...), 0o600))
+	rep, err := Verify(ctx, v1, ids, pub)
+	if err != nil || !rep.OK() || rep.Header.Version != 1 {
+		t.Fatalf("version 1: %v %+v", err, rep)
+	}
+}
+
 // A snapshot that was altered, encrypted to someone else or signed by
 // another key is refused, and says why.
 func TestSnapshotRefusals(t *testing.T) {
@@ -167,7 +219,7 @@ func FuzzReadHeader(f *testing.F) {
 			}
 			return
 		}
-		if h.Version != 1 || h.Site == "" || h.Signature == "" || len(h.CiphertextSHA256) != 64 {
+		if (h.Version != 1 && h.Version != 2) || h.Site == "" || h.Signature == "" || len(h.CiphertextSHA256) != 64 {
 			t.Fatalf("accepted a header that is not acceptable: %+v", h)
 		}
 	})
