@@ -488,5 +488,35 @@ func completePrescriptionIfDone(tx *Tx, prescriptionID relais.ID) error {
 	if err != nil {
 		return err
 	}
-	return tx.Journal(op, "prescription", p.ID, before, after)
+	if err := tx.Journal(op, "prescription", p.ID, before, after); err != nil {
+		return err
+	}
+	return completeTreatmentIfDone(tx, p.TreatmentID)
+}
+
+// completeTreatmentIfDone completes an active treatment of this site once
+// the prescription of its last planned cycle is completed and no cycle is
+// still open (a draft, or a signed prescription not yet over): its patient
+// then leaves the lists of patients under treatment. A cycle beyond the
+// planned ones cannot be prescribed, so nothing is lost; a treatment whose
+// last cycle was cancelled stays active until a prescriber stops it.
+func completeTreatmentIfDone(tx *Tx, treatmentID relais.ID) error {
+	t, err := treatmentByID(tx, treatmentID)
+	if err != nil {
+		return err
+	}
+	if t.Status != relais.TreatmentActive || t.PlannedCycles <= 0 || t.Site != tx.Site() {
+		return nil
+	}
+	var open, last int
+	if err := tx.QueryRow(`SELECT COALESCE(SUM(CASE WHEN status IN ('draft', 'signed') THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'completed' AND cycle = ? THEN 1 ELSE 0 END), 0)
+		FROM prescription WHERE treatment_id = ?`, t.PlannedCycles, t.ID).Scan(&open, &last); err != nil {
+		return relais.E("treatment.complete", mapErr(err))
+	}
+	if open > 0 || last == 0 {
+		return nil
+	}
+	return moveTreatmentTx(tx, "treatment.complete", t, relais.TreatmentCompleted,
+		fmt.Sprintf("cycle %d of %d completed", t.PlannedCycles, t.PlannedCycles))
 }

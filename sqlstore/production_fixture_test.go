@@ -192,31 +192,38 @@ func (f *prodFixture) validatedCycles(t testing.TB, patient relais.Patient, n in
 	}
 	var out []relais.Prescription
 	for c := 1; c <= n; c++ {
-		p, err := f.db.Prescribe(f.doctor, tr.ID, relais.PrescribeRequest{Cycle: c, StartDate: start.AddDays(21 * (c - 1))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ck := range p.Checks {
-			if ck.Level == relais.LevelAcknowledge && ck.Ack == nil {
-				if p, err = f.db.Acknowledge(f.doctor, p.ID, relais.AcknowledgeRequest{Code: ck.Code, LineID: ck.LineID, Reason: "test"}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if p, err = f.db.Sign(f.doctor, p.ID); err != nil {
-			t.Fatalf("cycle %d: sign: %v", c, err)
-		}
-		if p, err = f.db.GiveOKToTreat(f.doctor, p.ID, relais.OKToTreatRequest{Day: 1}); err != nil {
-			t.Fatalf("cycle %d: OK-to-treat: %v", c, err)
-		}
-		for _, l := range p.Lines {
-			if p, err = f.db.ValidateLine(f.pharma, p.ID, l.ID, relais.ValidateLineRequest{Decision: relais.DecisionAccept}); err != nil {
-				t.Fatalf("cycle %d: validate %s: %v", c, l.INN, err)
-			}
-		}
-		out = append(out, p)
+		out = append(out, f.validatedCycle(t, tr.ID, c, start.AddDays(21*(c-1))))
 	}
 	return out
+}
+
+// validatedCycle prescribes cycle c of a treatment from start and takes it
+// to validated lines.
+func (f *prodFixture) validatedCycle(t testing.TB, treatmentID relais.ID, c int, start relais.Date) relais.Prescription {
+	t.Helper()
+	p, err := f.db.Prescribe(f.doctor, treatmentID, relais.PrescribeRequest{Cycle: c, StartDate: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ck := range p.Checks {
+		if ck.Level == relais.LevelAcknowledge && ck.Ack == nil {
+			if p, err = f.db.Acknowledge(f.doctor, p.ID, relais.AcknowledgeRequest{Code: ck.Code, LineID: ck.LineID, Reason: "test"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if p, err = f.db.Sign(f.doctor, p.ID); err != nil {
+		t.Fatalf("cycle %d: sign: %v", c, err)
+	}
+	if p, err = f.db.GiveOKToTreat(f.doctor, p.ID, relais.OKToTreatRequest{Day: 1}); err != nil {
+		t.Fatalf("cycle %d: OK-to-treat: %v", c, err)
+	}
+	for _, l := range p.Lines {
+		if p, err = f.db.ValidateLine(f.pharma, p.ID, l.ID, relais.ValidateLineRequest{Decision: relais.DecisionAccept}); err != nil {
+			t.Fatalf("cycle %d: validate %s: %v", c, l.INN, err)
+		}
+	}
+	return p
 }
 
 // preparationsOf returns the live preparations of a prescription, by INN.

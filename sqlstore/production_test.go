@@ -401,3 +401,85 @@ func TestWorksheetsReserveTheVialsTheyName(t *testing.T) {
 		}
 	})
 }
+
+// A treatment completes with the prescription of its last planned cycle,
+// once no cycle is still open; its patient then leaves the prescribers'
+// lists of patients under treatment. Earlier cycles completing leave it
+// active.
+func TestTreatmentCompletesWithItsLastCycle(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, dsn string) {
+		f := newProdFixture(t, dsn)
+		start := relais.LocalDate(time.Now())
+		tr, err := f.db.Include(f.doctor, relais.IncludeRequest{PatientID: f.patient.ID, ProtocolVersionID: f.versionID, Intent: "curative", StartDate: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.PlannedCycles != 8 {
+			t.Fatalf("R-CHOP 21 plans %d cycles here; the test expects 8", tr.PlannedCycles)
+		}
+		// finish gives a prescription's dispensed prednisone, the others
+		// being cancelled: every line is then over.
+		finish := func(p relais.Prescription) {
+			t.Helper()
+			preps := f.preparationsOf(t, p.ID)
+			for inn, prep := range preps {
+				if inn != "prednisone" {
+					if _, err := f.db.CancelPreparation(f.pharma, prep.ID, "cure reportée"); err != nil {
+						t.Fatalf("cancel %s: %v", inn, err)
+					}
+				}
+			}
+			slip, err := f.db.CreateSlip(f.tech, relais.SlipRequest{Ward: "Hématologie HDJ", RoundDate: start, Round: relais.RoundMorning,
+				PreparationIDs: []relais.ID{preps["prednisone"].ID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.db.ReceiveSlip(f.nurse, slip.ID, relais.ReceiptRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now().Add(-time.Hour)
+			if _, err := f.db.RecordAdministration(f.nurse, preps["prednisone"].ID, relais.AdministrationRequest{
+				ScannedLabel: relais.PreparationCode(preps["prednisone"].ID), PatientIPP: f.patient.IPP, StartedAt: at, EndedAt: at.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := f.db.Prescription(f.doctor, p.ID); got.Status != relais.PrescriptionCompleted {
+				t.Fatalf("cycle %d is %s; want completed", p.Cycle, got.Status)
+			}
+		}
+		status := func() relais.Treatment {
+			t.Helper()
+			got, err := f.db.Treatment(f.doctor, tr.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		c7 := f.validatedCycle(t, tr.ID, 7, start)
+		c8 := f.validatedCycle(t, tr.ID, 8, start.AddDays(21))
+		// The last cycle done while cycle 7 is still open: not yet.
+		finish(c8)
+		if got := status(); got.Status != relais.TreatmentActive {
+			t.Fatalf("cycle 8 completed with cycle 7 open: the treatment is %s", got.Status)
+		}
+		finish(c7)
+		got := status()
+		if got.Status != relais.TreatmentCompleted || got.StatusReason != "cycle 8 of 8 completed" {
+			t.Fatalf("every cycle over: the treatment is %s (%q); want completed", got.Status, got.StatusReason)
+		}
+		if _, err := f.db.Prescribe(f.doctor, tr.ID, relais.PrescribeRequest{Cycle: 8, StartDate: start.AddDays(42)}); relais.ErrorKind(err) != relais.KindTransition {
+			t.Fatalf("prescribing on a completed treatment: %v", err)
+		}
+		wl, err := f.db.Worklist(f.doctor, relais.WorklistRequest{On: start, HorizonDays: 30, Lists: []string{relais.WorklistPatients}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range wl.Patients {
+			if it.PatientID == f.patient.ID {
+				t.Fatalf("the patient of a completed treatment is still in the list of patients under treatment: %+v", it)
+			}
+		}
+		if rep, err := f.db.VerifyJournal(f.sys); err != nil || !rep.OK() {
+			t.Fatalf("audit: %v %+v", err, rep.Faults)
+		}
+	})
+}
