@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"testing"
@@ -69,5 +70,31 @@ func TestVerifyNamesAlteredCompressedImage(t *testing.T) {
 	rep := f.verify(t, VerifyOptions{})
 	if first := rep.First(); first == nil || first.Seq != seq || first.Kind != FaultChain {
 		t.Fatalf("altering a compressed image: faults:%s; want journal entry %d named", faultList(rep), seq)
+	}
+}
+
+// A portable dump carries the images as JSON; restored into SQLite they are
+// stored compressed again, and the copy's journal verifies.
+func TestDumpRestoresImagesCompressed(t *testing.T) {
+	f := newAuditFixture(t, testdb.SQLite(t))
+	seq, _ := longImage(t, f.db)
+	var dump bytes.Buffer
+	_, err := f.db.WriteSnapshot(context.Background(), &dump, true)
+	must(t, err)
+	if !bytes.Contains(dump.Bytes(), []byte(`\"inn\":\"prednisone\"`)) {
+		t.Fatal("the dump does not carry the image as JSON")
+	}
+	db, _, err := RestoreSnapshot(context.Background(), &dump, PayloadJSONL, testdb.SQLite(t), Options{Log: f.db.Log})
+	must(t, err)
+	defer db.Close()
+	var stored []byte
+	must(t, db.r.QueryRow("SELECT after FROM journal WHERE site = ? AND seq = ?", auditSite, seq).Scan(&stored))
+	if !bytes.HasPrefix(stored, zstdMagic) {
+		t.Errorf("the restored image is stored as %d bytes of text; want it compressed", len(stored))
+	}
+	rep, err := db.VerifyJournal(context.Background())
+	must(t, err)
+	if !rep.OK() {
+		t.Fatalf("the restored journal: faults:%s", faultList(rep))
 	}
 }

@@ -331,6 +331,12 @@ func (db *DB) RestoreDump(ctx context.Context, r io.Reader) (SnapshotInfo, error
 				return relais.E(op, relais.KindIntegrity, fmt.Sprintf("a row of %s has %d values for %d columns", table, len(vals), len(cols)))
 			}
 			for i, v := range vals {
+				if doc, ok := v.(string); ok && table == "journal" && (cols[i] == "before" || cols[i] == "after") {
+					// An image goes back as the store keeps it: compressed
+					// on SQLite (journal_docs.go), as dumpTable read it.
+					vals[i] = db.storedImage(json.RawMessage(doc))
+					continue
+				}
 				vals[i] = restoreValue(v, colTypes[table][cols[i]], tx.Engine())
 			}
 			if _, err := tx.Exec(insert, vals...); err != nil {
