@@ -24,6 +24,12 @@ type RegionRun struct {
 	// only one site then (RegionOptions.Only).
 	DSN string
 	Log *slog.Logger
+	// Seal, when set, is called on each site's database once the whole
+	// history is generated, with the directory for its keys (Data/<site>,
+	// or Data with DSN; not called with DSN and no Data): `relais demo`
+	// makes the site's key there and signs its journal, as a site that
+	// ran those ten years would have.
+	Seal func(ctx context.Context, db *sqlstore.DB, dir string) error
 }
 
 // SiteDSN is where a site's database goes under data.
@@ -106,6 +112,28 @@ func RunRegion(ctx context.Context, run RegionRun, stdout, stderr io.Writer) ([]
 		float64(sum.Preparations)/years, float64(sum.Patients)/years, opts.Years)
 	fmt.Fprintf(stdout, "%.1f preparations/s, %.1f patients/s, %.0f writes/s (wall clock, %d site(s) at a time)\n",
 		float64(sum.Preparations)/el.Seconds(), float64(sum.Patients)/el.Seconds(), float64(sum.Writes)/el.Seconds(), min(opts.Parallel, len(stats)))
+	if run.Seal != nil {
+		for _, st := range stats {
+			dsn, dir := run.DSN, run.Data
+			if dsn == "" {
+				dsn, dir = SiteDSN(run.Data, st.Site), filepath.Join(run.Data, st.Site)
+			}
+			if dir == "" {
+				continue
+			}
+			db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{Site: st.Site, Log: log})
+			if err != nil {
+				return stats, err
+			}
+			err = run.Seal(ctx, db, dir)
+			if cerr := db.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return stats, fmt.Errorf("site %s: signing its journal: %w", st.Site, err)
+			}
+		}
+	}
 	fmt.Fprintln(stdout, "\nDatabases (check each with `relais check --db DSN` and `relais audit verify --db DSN`):")
 	for _, d := range dsns {
 		fmt.Fprintln(stdout, "  "+d)

@@ -331,3 +331,41 @@ func TestStartCheckpoints(t *testing.T) {
 		t.Fatalf("checkpoints %+v; want the last at entry 4", cps)
 	}
 }
+
+// relais demo --scale region leaves each site as a site that ran those
+// years would be: its key beside its database, recorded in its site table,
+// and its journal signed, so that a server or `relais check --since`
+// starts from that checkpoint instead of verifying the whole history.
+func TestDemoRegionSignsEachSite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a year of a small site")
+	}
+	dir := t.TempDir()
+	code, out, errs := relaisRun("demo", "--scale", "region", "--site", "chg-landes", "--years", "1", "--fraction", "0.02",
+		"--seed", "3", "--today", "2026-11-20", "--data", dir)
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s%s", code, out, errs)
+	}
+	var seq int64
+	for _, line := range strings.Split(out, "\n") {
+		if _, err := fmt.Sscanf(line, "Site chg-landes: journal signed at entry %d", &seq); err == nil {
+			break
+		}
+	}
+	if seq == 0 {
+		t.Fatalf("the output does not say the journal was signed:\n%s", out)
+	}
+	site := filepath.Join(dir, "chg-landes")
+	dsn := "sqlite:" + filepath.Join(site, "relais.db")
+	// The key recorded in the site table is the one beside the database:
+	// the check needs no --pubkey to start from the checkpoint.
+	code, out, _ = relaisRun("check", "--db", dsn, "--since", time.Now().UTC().Format(time.RFC3339Nano))
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("verified from entry %d", seq)) {
+		t.Fatalf("check --since: exit %d\n%s", code, out)
+	}
+	_, pub, _ := relaisRun("keys", "show", "--data", site)
+	code, out, _ = relaisRun("audit", "verify", "--db", dsn, "--pubkey", strings.TrimSpace(pub))
+	if code != exitIntact || !strings.Contains(out, "1 of 1 verified with the key given by --pubkey") {
+		t.Fatalf("audit verify with the site's key: exit %d\n%s", code, out)
+	}
+}

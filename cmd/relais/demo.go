@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relais-onco/relais/demo"
+	"github.com/relais-onco/relais/internal/progress"
 	"github.com/relais-onco/relais/sqlstore"
 )
 
@@ -42,6 +44,9 @@ func init() {
 					return fmt.Errorf("--today: %q is not a date: write it as YYYY-MM-DD", *today)
 				}
 				region.Today = t
+			}
+			region.Seal = func(ctx context.Context, db *sqlstore.DB, dir string) error {
+				return sealSite(ctx, db, dir, stdout)
 			}
 			_, err := demo.RunRegion(ctx, region, stdout, stderr)
 			return err
@@ -93,4 +98,26 @@ func printLogins(w io.Writer, logins []demo.Login) {
 	for _, l := range logins {
 		fmt.Fprintf(w, "  %-12s / %-14s — %s (%s)\n", l.Username, l.Password, l.Role, l.Name)
 	}
+}
+
+// sealSite makes a generated site's key pair in dir (or takes the one
+// there), records its public key in the site table and signs the journal's
+// head: a server or `relais check --since` opened on the database then
+// starts from that checkpoint instead of verifying ten years first.
+func sealSite(ctx context.Context, db *sqlstore.DB, dir string, stdout io.Writer) error {
+	began := time.Now()
+	key, err := LoadOrCreateSiteKey(dir)
+	if err != nil {
+		return err
+	}
+	if _, err := publishSiteKey(ctx, db, key.Public().(ed25519.PublicKey), false); err != nil {
+		return err
+	}
+	cp, err := db.Checkpoint(ctx, key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Site %s: journal signed at entry %d with the key in %s (%s).\n",
+		db.Site, cp.Seq, filepath.Join(dir, siteKeyFile), progress.Round(time.Since(began)))
+	return nil
 }

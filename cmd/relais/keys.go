@@ -125,9 +125,25 @@ func keysPublish(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer db.Close()
-	sites, err := db.Sites(ctx)
+	changed, err := publishSiteKey(ctx, db, pub, *replace)
 	if err != nil {
 		return err
+	}
+	if changed {
+		fmt.Fprintf(stdout, "Site %s now records public key %s.\n", db.Site, journal.EncodePublicKey(pub))
+	} else {
+		fmt.Fprintf(stdout, "Site %s already records this public key.\n", db.Site)
+	}
+	return nil
+}
+
+// publishSiteKey records pub as the local site's public key in the site
+// table (a journaled change); false when it already is. Another key
+// already recorded is replaced only with replace.
+func publishSiteKey(ctx context.Context, db *sqlstore.DB, pub ed25519.PublicKey, replace bool) (bool, error) {
+	sites, err := db.Sites(ctx)
+	if err != nil {
+		return false, err
 	}
 	enc := journal.EncodePublicKey(pub)
 	for _, s := range sites {
@@ -136,20 +152,15 @@ func keysPublish(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		switch {
 		case s.PublicKey == enc:
-			fmt.Fprintf(stdout, "Site %s already records this public key.\n", s.ID)
-			return nil
-		case s.PublicKey != "" && !*replace:
-			return fmt.Errorf("site %s already records another public key (%s); give --replace to rotate keys", s.ID, s.PublicKey)
+			return false, nil
+		case s.PublicKey != "" && !replace:
+			return false, fmt.Errorf("site %s already records another public key (%s); give --replace to rotate keys", s.ID, s.PublicKey)
 		}
 		s.PublicKey = enc
 		ctx := relais.WithActor(ctx, relais.SystemActor(db.Site))
-		if err := db.SaveSite(ctx, s); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Site %s now records public key %s.\n", s.ID, enc)
-		return nil
+		return true, db.SaveSite(ctx, s)
 	}
-	return fmt.Errorf("the local site %s is missing from the site table", db.Site)
+	return false, fmt.Errorf("the local site %s is missing from the site table", db.Site)
 }
 
 // LoadOrCreateSiteKey returns the site's signing key from dir/site.key,
