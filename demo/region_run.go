@@ -32,6 +32,15 @@ type RegionRun struct {
 	Seal func(ctx context.Context, db *sqlstore.DB, dir string) error
 }
 
+// site returns a site's database and the directory of its keys: the one
+// DSN and Data, or Data/<site>/relais.db and Data/<site>.
+func (run RegionRun) site(id string) (dsn, dir string) {
+	if run.DSN != "" {
+		return run.DSN, run.Data
+	}
+	return SiteDSN(run.Data, id), filepath.Join(run.Data, id)
+}
+
 // SiteDSN is where a site's database goes under data.
 func SiteDSN(data, site string) string {
 	return "sqlite:" + filepath.Join(data, site, "relais.db")
@@ -63,9 +72,8 @@ func RunRegion(ctx context.Context, run RegionRun, stdout, stderr io.Writer) ([]
 	}
 	var dsns []string
 	open := func(ctx context.Context, s RegionSite) (RegionStore, func() error, error) {
-		dsn := run.DSN
-		if dsn == "" {
-			dsn = SiteDSN(run.Data, s.ID)
+		dsn, _ := run.site(s.ID)
+		if run.DSN == "" {
 			path := strings.TrimPrefix(dsn, "sqlite:")
 			if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 				return nil, nil, err
@@ -114,10 +122,7 @@ func RunRegion(ctx context.Context, run RegionRun, stdout, stderr io.Writer) ([]
 		float64(sum.Preparations)/el.Seconds(), float64(sum.Patients)/el.Seconds(), float64(sum.Writes)/el.Seconds(), min(opts.Parallel, len(stats)))
 	if run.Seal != nil {
 		for _, st := range stats {
-			dsn, dir := run.DSN, run.Data
-			if dsn == "" {
-				dsn, dir = SiteDSN(run.Data, st.Site), filepath.Join(run.Data, st.Site)
-			}
+			dsn, dir := run.site(st.Site)
 			if dir == "" {
 				continue
 			}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/sqlstore"
 )
 
 // CrashConfig is a crash campaign: the load of Config against a server the
@@ -182,7 +183,7 @@ func Crash(ctx context.Context, cc CrashConfig) (*Result, error) {
 		out, err := srv.tool(ctx, checkArgs...)
 		round.CheckS = round2(time.Since(checkStart).Seconds())
 		round.CheckOK = err == nil
-		var cr checkReport
+		var cr sqlstore.CheckReport
 		if jerr := json.Unmarshal([]byte(out), &cr); jerr == nil {
 			round.CheckedN = cr.Checked["journal.entries"]
 			if len(cr.From) > 0 {
@@ -191,7 +192,7 @@ func Crash(ctx context.Context, cc CrashConfig) (*Result, error) {
 		}
 		if !round.CheckOK {
 			round.CheckOutput = out
-			failures = append(failures, fmt.Sprintf("kill %d: relais check failed: %s", n, cr.firstFault(out)))
+			failures = append(failures, fmt.Sprintf("kill %d: relais check failed: %s", n, firstFault(cr, out)))
 		}
 		checked, missing, err := l.ledger.verify(ctx, readers)
 		if err != nil {
@@ -325,21 +326,9 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// checkReport is what a round reads of `relais check --json`
-// (sqlstore.CheckReport).
-type checkReport struct {
-	Checked map[string]int `json:"checked"`
-	From    []struct {
-		Seq int64 `json:"seq"`
-	} `json:"from"`
-	Faults []struct {
-		Message string `json:"message"`
-	} `json:"faults"`
-}
-
 // firstFault names the first fault of a failed check, or the last line of
 // its output when it printed no report (it could not read the database).
-func (r checkReport) firstFault(out string) string {
+func firstFault(r sqlstore.CheckReport, out string) string {
 	if len(r.Faults) > 0 {
 		return fmt.Sprintf("%d fault(s), first: %s", len(r.Faults), r.Faults[0].Message)
 	}
