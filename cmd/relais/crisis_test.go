@@ -58,6 +58,11 @@ func TestCrisisProcedureCommands(t *testing.T) {
 	if !strings.Contains(out, "No fault found") || !strings.Contains(out, "the site key given") {
 		t.Errorf("verify says:\n%s", out)
 	}
+	// The file may also come last, after a flag without a value.
+	if out := cli(0, "snapshot", "verify", "--identity", idFile, "--json", snap); !strings.Contains(out, `"faults": []`) {
+		t.Errorf("verify --identity K --json FILE says:\n%s", out)
+	}
+	cli(2, "snapshot", "verify", "--identity", idFile, snap, "other.snapshot")
 	out = cli(0, "crisis", "start", "--data", nodeDir, "--snapshot", snap, "--identity", idFile, "--pubkey", filepath.Join(siteDir, "site.pub"),
 		"--pharmacist", "ph.durand", "--reason", "exercice : panne du serveur", "--no-serve")
 	if !strings.Contains(out, "CRISIS DECLARED") || !strings.Contains(out, "12 reserved register numbers") {

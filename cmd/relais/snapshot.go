@@ -121,8 +121,8 @@ func snapshotVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	var keys pubkeys
 	fs.Var(&keys, "pubkey", "the site's public `KEY` (base64, or a site.pub file), obtained from the site itself")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	file, rest := splitFile(args)
-	if err := parseFlags(fs, rest); err != nil {
+	file, err := parseWithFile(fs, args)
+	if err != nil {
 		return err
 	}
 	if file == "" || len(ids) == 0 {
@@ -155,17 +155,18 @@ func snapshotVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-// splitFile takes the snapshot file from the front or the end of args, so
-// that `verify FILE --identity K` and `verify --identity K FILE` both work
-// (the flag package stops at the first word that is not a flag).
-func splitFile(args []string) (string, []string) {
+// parseWithFile parses fs's flags and takes the one snapshot FILE from
+// wherever it stands among them: `verify FILE --identity K`, `verify
+// --identity K FILE` and `verify --json FILE --identity K` all work (the
+// flag package alone stops at the first word that is not a flag).
+func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
+		return args[0], parseFlags(fs, args[1:])
 	}
-	if n := len(args); n >= 3 && !strings.HasPrefix(args[n-1], "-") && !strings.HasPrefix(args[n-2], "-") {
-		return args[n-1], args[:n-1]
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
+		return "", parseFlags(fs, args)
 	}
-	return "", args
+	return fs.Arg(0), parseFlags(fs, fs.Args()[1:])
 }
 
 func snapshotRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -175,8 +176,8 @@ func snapshotRestore(ctx context.Context, args []string, stdout, stderr io.Write
 	var keys pubkeys
 	fs.Var(&keys, "pubkey", "the site's public `KEY` (base64, or a site.pub file)")
 	dsn := fs.String("db", "", "the new database `DSN` (a SQLite file that does not exist yet, or an empty PostgreSQL schema)")
-	file, rest := splitFile(args)
-	if err := parseFlags(fs, rest); err != nil {
+	file, err := parseWithFile(fs, args)
+	if err != nil {
 		return err
 	}
 	if file == "" || len(ids) == 0 || *dsn == "" {
