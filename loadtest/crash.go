@@ -225,7 +225,7 @@ func Crash(ctx context.Context, cc CrashConfig) (*Result, error) {
 	rep.FinalCheckOK = err == nil
 	if !rep.FinalCheckOK {
 		rep.FinalCheckOutput = out
-		failures = append(failures, "the whole relais check after the last round failed: "+firstLine(out))
+		failures = append(failures, "the whole relais check after the last round failed: "+lastLine(out))
 	}
 	res := l.result(started, ended)
 	res.Crash = rep
@@ -332,10 +332,11 @@ func firstFault(r sqlstore.CheckReport, out string) string {
 	if len(r.Faults) > 0 {
 		return fmt.Sprintf("%d fault(s), first: %s", len(r.Faults), r.Faults[0].Message)
 	}
-	return firstLine(out)
+	return lastLine(out)
 }
 
-func firstLine(s string) string {
+// lastLine is the last line of a command's output, where its error is.
+func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	lines := strings.Split(s, "\n")
 	return lines[len(lines)-1]
