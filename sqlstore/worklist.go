@@ -132,7 +132,7 @@ func (db *DB) Worklist(ctx context.Context, req relais.WorklistRequest) (relais.
 			}
 		}
 
-		last, err := treatmentProgress(tx, treatments)
+		last, err := treatmentProgress(tx, open)
 		if err != nil {
 			return err
 		}
@@ -193,16 +193,21 @@ type progress struct {
 	start relais.Date
 }
 
-// treatmentProgress reads how far each open treatment has been prescribed
-// (nothing when not needed).
-func treatmentProgress(tx *Tx, needed bool) (map[relais.ID]progress, error) {
+// treatmentProgress reads how far each open treatment has been prescribed,
+// through the index on the prescriptions' treatment: the open treatments
+// are the year's, while the prescriptions of ten years are many more.
+func treatmentProgress(tx *Tx, open []relais.Treatment) (map[relais.ID]progress, error) {
 	const op = "worklist"
 	last := map[relais.ID]progress{}
-	if !needed {
+	if len(open) == 0 {
 		return last, nil
 	}
-	rows, err := tx.Query(`SELECT p.treatment_id, p.cycle, p.start_date FROM prescription p JOIN treatment t ON t.id = p.treatment_id
-		WHERE p.status <> 'cancelled' AND t.status IN ('planned', 'active')`)
+	ids := make([]relais.ID, len(open))
+	for i, t := range open {
+		ids[i] = t.ID
+	}
+	q, args := tx.db.inList(`SELECT treatment_id, cycle, start_date FROM prescription WHERE treatment_id IN (%s) AND status <> 'cancelled'`, ids)
+	rows, err := tx.Query(q, args...)
 	if err != nil {
 		return nil, relais.E(op, err)
 	}
