@@ -208,7 +208,7 @@ func Drill(ctx context.Context, o DrillOptions) (DrillReport, error) {
 	}
 	rep.SnapshotCreate, rep.SnapshotBytes = time.Since(t0), h.CiphertextSize
 	t0 = time.Now()
-	vr, err := Verify(ctx, snap, []age.Identity{id}, []ed25519.PublicKey{key.Public().(ed25519.PublicKey)})
+	vr, err := Verify(ctx, snap, []age.Identity{id}, []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, nil)
 	if err != nil {
 		return rep, err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/internal/progress"
 	"github.com/relais-onco/relais/journal"
 	"github.com/relais-onco/relais/sqlstore"
 )
@@ -159,6 +160,9 @@ type CreateOptions struct {
 	RecipientNames []string
 	Key            ed25519.PrivateKey // the site key that signs
 	Portable       bool               // a jsonl payload even from SQLite
+	// Progress is where the copy draws its progress (megabytes written),
+	// when it is a terminal.
+	Progress io.Writer
 }
 
 // Create writes a snapshot of db to path (written beside it first, then
@@ -191,7 +195,9 @@ func Create(ctx context.Context, db *sqlstore.DB, path string, opts CreateOption
 	if err != nil {
 		return h, relais.E(op, err)
 	}
-	info, err := db.WriteSnapshot(ctx, zw, opts.Portable)
+	bar := progress.New(opts.Progress, "instantané", 0, "Mo")
+	info, err := db.WriteSnapshot(ctx, &megabytes{w: zw, bar: bar}, opts.Portable)
+	bar.Done()
 	if err != nil {
 		zw.Close()
 		return h, err
@@ -246,6 +252,32 @@ func Create(ctx context.Context, db *sqlstore.DB, path string, opts CreateOption
 }
 
 type countWriter struct{ n int64 }
+
+// megabytes counts the megabytes (MiB) that go through it on a progress bar:
+// written when w is set, read when r is.
+type megabytes struct {
+	w   io.Writer
+	r   io.Reader
+	bar *progress.Bar
+	n   int64
+}
+
+func (m *megabytes) Write(p []byte) (int, error) {
+	n, err := m.w.Write(p)
+	m.count(n)
+	return n, err
+}
+
+func (m *megabytes) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.count(n)
+	return n, err
+}
+
+func (m *megabytes) count(n int) {
+	m.n += int64(n)
+	m.bar.Set((m.n + 1<<20 - 1) >> 20) // begun megabytes: a small file shows 1, not 0
+}
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
@@ -334,7 +366,10 @@ func Restore(ctx context.Context, path string, identities []age.Identity, keys [
 	if _, err := ReadHeader(br); err != nil {
 		return nil, h, sig, err
 	}
-	plain, err := age.Decrypt(br, identities...)
+	// The progress of a restore is that of the encrypted payload read,
+	// whose size the header gives.
+	bar := progress.New(opts.Progress, "restauration", (h.CiphertextSize+1<<20-1)>>20, "Mo")
+	plain, err := age.Decrypt(&megabytes{r: br, bar: bar}, identities...)
 	if err != nil {
 		return nil, h, sig, relais.E(op, relais.KindForbidden, "the snapshot cannot be decrypted with the identity given (--identity): it was encrypted to "+strings.Join(h.Recipients, ", "), err)
 	}
@@ -352,6 +387,7 @@ func Restore(ctx context.Context, path string, identities []age.Identity, keys [
 		opts.MigrateTo = h.Schema
 	}
 	db, _, err := sqlstore.RestoreSnapshot(ctx, plain, h.Payload, dsn, opts)
+	bar.Done()
 	if err != nil {
 		return nil, h, sig, err
 	}
@@ -382,14 +418,16 @@ func (r VerifyReport) OK() bool { return r.Signature.Valid && r.Check.OK() }
 // and payload hash, decryption, restore into a temporary SQLite database,
 // then every integrity check of `relais check` on it (SQLite's own check,
 // the journal chain and entities, the register, leftovers, references).
-func Verify(ctx context.Context, path string, identities []age.Identity, keys []ed25519.PublicKey) (VerifyReport, error) {
+// The restore and the check draw their progress on progressTo when it is a
+// terminal (nil: nowhere).
+func Verify(ctx context.Context, path string, identities []age.Identity, keys []ed25519.PublicKey, progressTo io.Writer) (VerifyReport, error) {
 	var rep VerifyReport
 	dir, err := os.MkdirTemp("", "relais-verify-")
 	if err != nil {
 		return rep, err
 	}
 	defer os.RemoveAll(dir)
-	db, h, sig, err := Restore(ctx, path, identities, keys, "sqlite:"+filepath.Join(dir, "verify.db"), sqlstore.Options{Log: discard()})
+	db, h, sig, err := Restore(ctx, path, identities, keys, "sqlite:"+filepath.Join(dir, "verify.db"), sqlstore.Options{Log: discard(), Progress: progressTo})
 	rep.Header, rep.Signature = h, sig
 	if err != nil {
 		return rep, err

@@ -63,7 +63,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			})
 			b.Run("verify", func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					rep, err := Verify(ctx, path, []age.Identity{k.id}, []ed25519.PublicKey{pub})
+					rep, err := Verify(ctx, path, []age.Identity{k.id}, []ed25519.PublicKey{pub}, nil)
 					must(b, err)
 					if !rep.OK() {
 						b.Fatalf("the snapshot does not verify: %s", rep.Check)

@@ -77,7 +77,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		if h.HeadSeq != head.Seq || h.HeadHash != head.Hash || h.Site != src.Site {
 			t.Fatalf("header says %s at %d (%s); the source is %s at %d (%s)", h.Site, h.HeadSeq, h.HeadHash, src.Site, head.Seq, head.Hash)
 		}
-		rep, err := Verify(ctx, path, []age.Identity{k.id}, []ed25519.PublicKey{k.site.Public().(ed25519.PublicKey)})
+		rep, err := Verify(ctx, path, []age.Identity{k.id}, []ed25519.PublicKey{k.site.Public().(ed25519.PublicKey)}, nil)
 		must(t, err)
 		if !rep.OK() || !rep.Signature.Trusted {
 			t.Fatalf("a fresh snapshot does not verify: %+v\n%s", rep.Signature, rep.Check)
@@ -126,7 +126,7 @@ func TestSnapshotCompressedAndVersion1(t *testing.T) {
 	if h.CiphertextSize*3 > int64(dump.Len()) {
 		t.Errorf("the compressed snapshot is %d bytes for a %d-byte dump: less than a third was saved", h.CiphertextSize, dump.Len())
 	}
-	if rep, err := Verify(ctx, filepath.Join(dir, "v2.snapshot"), ids, pub); err != nil || !rep.OK() {
+	if rep, err := Verify(ctx, filepath.Join(dir, "v2.snapshot"), ids, pub, nil); err != nil || !rep.OK() {
 		t.Fatalf("version 2: %v %+v", err, rep.Check)
 	}
 
@@ -148,7 +148,7 @@ func TestSnapshotCompressedAndVersion1(t *testing.T) {
 	line, err := json.Marshal(old)
 	must(t, err)
 	must(t, os.WriteFile(v1, append([]byte(Magic+"\n"+string(line)+"\n"), enc.Bytes()...), 0o600))
-	rep, err := Verify(ctx, v1, ids, pub)
+	rep, err := Verify(ctx, v1, ids, pub, nil)
 	if err != nil || !rep.OK() || rep.Header.Version != 1 {
 		t.Fatalf("version 1: %v %+v", err, rep)
 	}
@@ -189,7 +189,7 @@ func TestSnapshotRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Verify(ctx, c.path, c.ids, c.keys)
+			_, err := Verify(ctx, c.path, c.ids, c.keys, nil)
 			if err == nil {
 				t.Fatal("verified")
 			}
@@ -201,7 +201,7 @@ func TestSnapshotRefusals(t *testing.T) {
 	t.Run("truncated", func(t *testing.T) {
 		p := filepath.Join(dir, "short.snapshot")
 		must(t, os.WriteFile(p, orig[:len(orig)-100], 0o600))
-		if _, err := Verify(ctx, p, []age.Identity{k.id}, []ed25519.PublicKey{pub}); err == nil || !strings.Contains(err.Error(), "truncated") {
+		if _, err := Verify(ctx, p, []age.Identity{k.id}, []ed25519.PublicKey{pub}, nil); err == nil || !strings.Contains(err.Error(), "truncated") {
 			t.Errorf("a truncated snapshot: %v", err)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/internal/progress"
 	"github.com/relais-onco/relais/journal"
 )
 
@@ -64,9 +65,16 @@ func (db *DB) CheckWith(ctx context.Context, opts CheckOptions) (CheckReport, er
 	rep := CheckReport{Site: db.Site, Checked: map[string]int{}, Seconds: map[string]float64{}, Faults: []relais.Fault{}}
 	add := func(fs ...relais.Fault) { rep.Faults = append(rep.Faults, fs...) }
 	start := time.Now()
+	// On a terminal, a line says which of the five parts is running: the
+	// journal's takes minutes at a large site.
+	bar := progress.New(db.progress, "vérification", 5, "parties").Steps()
+	defer bar.Done()
+	bar.Extra("moteur")
 	took := func(part string) {
 		rep.Seconds[part] = math.Round(time.Since(start).Seconds()*10) / 10
 		start = time.Now()
+		bar.Extra(map[string]string{"engine": "journal", "journal": "registre", "register": "reliquats", "leftover_vials": "références"}[part])
+		bar.Add(1)
 	}
 
 	if fs, n, err := db.checkEngine(ctx); err != nil {

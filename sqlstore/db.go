@@ -15,6 +15,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -65,6 +66,8 @@ type DB struct {
 
 	backdate bool // Options.Backdate (backdate.go)
 
+	progress io.Writer // Options.Progress
+
 	// afterCommit hooks run after a writing transaction commits (outbox,
 	// replication, cache invalidation); set them before serving.
 	hooksMu     sync.RWMutex
@@ -90,6 +93,10 @@ type Options struct {
 	// give each write the time carried by AsOf instead of the clock. Never
 	// set by `relais serve`: real work is always dated by the clock.
 	Backdate bool
+	// Progress is where long work on this database (a check, a restore, a
+	// reintegration) draws a progress line; it draws only when Progress is
+	// a terminal (internal/progress), so a log or CI stays clean.
+	Progress io.Writer
 
 	// extraMigrations are appended after the embedded ones: tests inject
 	// a failing migration, or one that adds a field, through it.
@@ -138,7 +145,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Engine: engine, DSN: dsn, Log: opts.Log, extra: opts.extraMigrations, backdate: opts.Backdate}
+	db := &DB{Engine: engine, DSN: dsn, Log: opts.Log, extra: opts.extraMigrations, backdate: opts.Backdate, progress: opts.Progress}
 	if db.Log == nil {
 		db.Log = slog.Default()
 	}

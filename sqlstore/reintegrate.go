@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relais-onco/relais"
+	"github.com/relais-onco/relais/internal/progress"
 	"github.com/relais-onco/relais/journal"
 )
 
@@ -183,6 +184,8 @@ func (db *DB) Reintegrate(ctx context.Context, chain string, entries []journal.E
 		return rep, err
 	}
 	var reserved []string
+	bar := progress.New(db.progress, "réintégration", int64(len(entries)), "écritures")
+	defer bar.Done()
 	for i := 0; i < len(entries); i += replayBatch {
 		batch := entries[i:min(i+replayBatch, len(entries))]
 		var counts ReintegrationReport
@@ -228,6 +231,7 @@ func (db *DB) Reintegrate(ctx context.Context, chain string, entries []journal.E
 		rep.Skipped += counts.Skipped
 		rep.Queued += counts.Queued
 		rep.Conflicts = append(rep.Conflicts, counts.Conflicts...)
+		bar.Add(int64(len(batch)))
 	}
 	// 4. Reserved numbers the crisis did not use are voided.
 	if reserved == nil {

@@ -186,9 +186,9 @@ func (db *DB) Worklist(ctx context.Context, req relais.WorklistRequest) (relais.
 	return w, err
 }
 
-// progress is how far an open treatment has been prescribed: its latest
+// cycleProgress is how far an open treatment has been prescribed: its latest
 // cycle and that cycle's start.
-type progress struct {
+type cycleProgress struct {
 	cycle int
 	start relais.Date
 }
@@ -196,9 +196,9 @@ type progress struct {
 // treatmentProgress reads how far each open treatment has been prescribed,
 // through the index on the prescriptions' treatment: the open treatments
 // are the year's, while the prescriptions of ten years are many more.
-func treatmentProgress(tx *Tx, open []relais.Treatment) (map[relais.ID]progress, error) {
+func treatmentProgress(tx *Tx, open []relais.Treatment) (map[relais.ID]cycleProgress, error) {
 	const op = "worklist"
-	last := map[relais.ID]progress{}
+	last := map[relais.ID]cycleProgress{}
 	if len(open) == 0 {
 		return last, nil
 	}
@@ -214,7 +214,7 @@ func treatmentProgress(tx *Tx, open []relais.Treatment) (map[relais.ID]progress,
 	defer rows.Close()
 	for rows.Next() {
 		var tid relais.ID
-		var pr progress
+		var pr cycleProgress
 		if err := rows.Scan(&tid, &pr.cycle, scanDate(&pr.start)); err != nil {
 			return nil, relais.E(op, err)
 		}

@@ -379,10 +379,16 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // openReadOnly opens a database for inspection: no migration, no write. On
 // PostgreSQL every transaction of the session is also made read-only.
 func openReadOnly(ctx context.Context, dsn, site string) (*sqlstore.DB, error) {
+	return openReadOnlyWith(ctx, dsn, sqlstore.Options{Site: site})
+}
+
+// openReadOnlyWith is openReadOnly with options (a progress line).
+func openReadOnlyWith(ctx context.Context, dsn string, opts sqlstore.Options) (*sqlstore.DB, error) {
 	if err := checkSQLiteExists(dsn); err != nil {
 		return nil, err
 	}
-	return sqlstore.Open(ctx, readOnlyDSN(dsn), sqlstore.Options{Site: site, ReadOnly: true, Log: slog.New(slog.DiscardHandler)})
+	opts.ReadOnly, opts.Log = true, slog.New(slog.DiscardHandler)
+	return sqlstore.Open(ctx, readOnlyDSN(dsn), opts)
 }
 
 // openExisting opens a database that must already exist (never creates one).

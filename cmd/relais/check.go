@@ -41,7 +41,7 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		opts.Since = t
 	}
 	opts.PublicKeys = keys
-	db, err := openReadOnly(ctx, *dsn, "")
+	db, err := openReadOnlyWith(ctx, *dsn, sqlstore.Options{Progress: stderr}) // a progress line on a terminal
 	if err != nil {
 		return exitError{exitNotRead, fmt.Sprintf("relais check: %v\nNothing was checked.", err)}
 	}

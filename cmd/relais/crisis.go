@@ -120,7 +120,7 @@ func crisisStart(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return exitError{exitUsage, err.Error()}
 		}
 		var h continuity.Header
-		db, h, _, err = continuity.Restore(ctx, *snapshot, identities, []ed25519.PublicKey(keys), dsn, sqlstore.Options{Log: log})
+		db, h, _, err = continuity.Restore(ctx, *snapshot, identities, []ed25519.PublicKey(keys), dsn, sqlstore.Options{Log: log, Progress: stderr})
 		if err != nil {
 			return err
 		}
@@ -283,7 +283,7 @@ func crisisReintegrate(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(ctx, *dsn, sqlstore.Options{Log: quietLogger(stderr)})
+	db, err := openExisting(ctx, *dsn, sqlstore.Options{Log: quietLogger(stderr), Progress: stderr})
 	if err != nil {
 		return err
 	}

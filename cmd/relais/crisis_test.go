@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
 	"github.com/relais-onco/relais"
 	"github.com/relais-onco/relais/continuity"
+	"github.com/relais-onco/relais/internal/ptytest"
 	"github.com/relais-onco/relais/sqlstore"
 )
 
@@ -111,7 +113,22 @@ func TestCrisisProcedureCommands(t *testing.T) {
 		t.Fatal("no preparation released on the crisis node")
 	}
 
-	out = cli(0, "crisis", "reintegrate", "--db", siteDSN, "--crisis", nodeDir, "--pharmacist", "ph.durand")
+	// Reintegrating on a terminal: its progress line counts the entries.
+	ctl, term := ptytest.Open(t)
+	screen := ptytest.Record(ctl)
+	var reint bytes.Buffer
+	if code := run(ctx, []string{"crisis", "reintegrate", "--db", siteDSN, "--crisis", nodeDir, "--pharmacist", "ph.durand"}, nil, &reint, term); code != 0 {
+		t.Fatalf("relais crisis reintegrate: exit %d\n%s", code, reint.String())
+	}
+	out = reint.String()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(screen.String(), "écritures (100.0 %)"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminal shows %q: no reintegration line at 100 %%", screen.String())
+		}
+	}
+	if !strings.Contains(screen.String(), "réintégration: ") {
+		t.Errorf("the terminal shows %q", screen.String())
+	}
 	if !strings.Contains(out, "0 queued") || !strings.Contains(out, "10 reserved numbers voided") || !strings.Contains(out, "No fault found") {
 		t.Errorf("reintegrate says:\n%s", out)
 	}

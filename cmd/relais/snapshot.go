@@ -93,12 +93,12 @@ func snapshotCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(ctx, *dsn, sqlstore.Options{Log: quietLogger(stderr)})
+	db, err := openExisting(ctx, *dsn, sqlstore.Options{Log: quietLogger(stderr), Progress: stderr})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	h, err := continuity.Create(ctx, db, *out, continuity.CreateOptions{Recipients: rs, RecipientNames: names, Key: key, Portable: *portable})
+	h, err := continuity.Create(ctx, db, *out, continuity.CreateOptions{Recipients: rs, RecipientNames: names, Key: key, Portable: *portable, Progress: stderr})
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func snapshotVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return exitError{exitUsage, err.Error()}
 	}
-	rep, err := continuity.Verify(ctx, file, identities, []ed25519.PublicKey(keys))
+	rep, err := continuity.Verify(ctx, file, identities, []ed25519.PublicKey(keys), stderr)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -187,7 +187,7 @@ func snapshotRestore(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return exitError{exitUsage, err.Error()}
 	}
-	db, h, sig, err := continuity.Restore(ctx, file, identities, []ed25519.PublicKey(keys), *dsn, sqlstore.Options{Log: quietLogger(stderr)})
+	db, h, sig, err := continuity.Restore(ctx, file, identities, []ed25519.PublicKey(keys), *dsn, sqlstore.Options{Log: quietLogger(stderr), Progress: stderr})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type Bar struct {
 	now    func() time.Time
 	drawn  bool
 	closed bool
+	steps  bool // units of unequal length: no rate, no time left
 }
 
 // New returns a bar writing to w when w is a terminal, and a bar that stays
@@ -42,6 +43,15 @@ func New(w io.Writer, what string, total int64, unit string) *Bar {
 		b.w = w
 	}
 	b.start = b.now()
+	return b
+}
+
+// Steps says the units are steps of unequal length (the parts of a check):
+// the line then shows neither a rate nor a time left, which would mislead.
+func (b *Bar) Steps() *Bar {
+	if b != nil {
+		b.steps = true
+	}
 	return b
 }
 
@@ -139,7 +149,7 @@ func (b *Bar) line(now time.Time) string {
 	} else {
 		s += " " + b.unit
 	}
-	if el > 0 && b.done > 0 {
+	if el > 0 && b.done > 0 && !b.steps {
 		rate := float64(b.done) / el.Seconds()
 		s += fmt.Sprintf(" · %.1f %s/s", rate, b.unit)
 		if b.total > b.done {

@@ -2,40 +2,16 @@ package progress
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
+
+	"github.com/relais-onco/relais/internal/ptytest"
 )
 
-// openPTY opens a pseudo-terminal pair (Linux /dev/ptmx): what is written
-// to the terminal side is read back from the controlling side.
-func openPTY(t *testing.T) (ctl, term *os.File) {
-	t.Helper()
-	ctl, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal on this machine: %v", err)
-	}
-	t.Cleanup(func() { ctl.Close() })
-	var unlock int32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ctl.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
-		t.Skipf("unlockpt: %v", e)
-	}
-	var n uint32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ctl.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
-		t.Skipf("ptsname: %v", e)
-	}
-	term, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("open the terminal side: %v", err)
-	}
-	t.Cleanup(func() { term.Close() })
-	return ctl, term
-}
+func openPTY(t *testing.T) (ctl, term *os.File) { return ptytest.Open(t) }
 
 // On a terminal the bar draws done/total, the rate and the time left, and
 // ends its line when done.
@@ -136,4 +112,18 @@ func TestSilentWhenNotATerminal(t *testing.T) {
 	var nilBar *Bar
 	nilBar.Add(1) // a nil bar does nothing
 	nilBar.Done()
+}
+
+// Steps of unequal length show neither a rate nor a time left.
+func TestStepsShowNoRate(t *testing.T) {
+	_, term := openPTY(t)
+	b := New(term, "vérification", 5, "parties").Steps()
+	clock := b.start
+	b.now = func() time.Time { return clock }
+	clock = clock.Add(2 * time.Second)
+	b.Add(1)
+	b.Extra("journal")
+	if got, want := b.line(clock), "vérification: 1/5 parties (20.0 %) · 2s · journal"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
 }
