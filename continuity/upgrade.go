@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -109,7 +110,9 @@ func SnapshotDirFor(dsn, dataDir string) string {
 // the rehearsal: that copy is migrated to this binary's schema and must
 // pass every check of `relais check` (which includes `relais audit
 // verify`). The report is the check of the migrated copy.
-func VerifyForUpgrade(ctx context.Context, path string, ids []age.Identity, keys []ed25519.PublicKey) (Header, sqlstore.CheckReport, error) {
+// The restore and the check draw their progress on progressTo when it is
+// a terminal (nil: nowhere).
+func VerifyForUpgrade(ctx context.Context, path string, ids []age.Identity, keys []ed25519.PublicKey, progressTo io.Writer) (Header, sqlstore.CheckReport, error) {
 	var rep sqlstore.CheckReport
 	h, _, err := CheckSignature(path, keys)
 	if err != nil {
@@ -121,12 +124,12 @@ func VerifyForUpgrade(ctx context.Context, path string, ids []age.Identity, keys
 	}
 	defer os.RemoveAll(dir)
 	dsn := "sqlite:" + filepath.Join(dir, "copy.db")
-	db, _, _, err := Restore(ctx, path, ids, keys, dsn, sqlstore.Options{Log: discard(), MigrateTo: h.Schema})
+	db, _, _, err := Restore(ctx, path, ids, keys, dsn, sqlstore.Options{Log: discard(), MigrateTo: h.Schema, Progress: progressTo})
 	if err != nil {
 		return h, rep, err
 	}
 	db.Close()
-	db, err = sqlstore.Open(ctx, dsn, sqlstore.Options{Log: discard()})
+	db, err = sqlstore.Open(ctx, dsn, sqlstore.Options{Log: discard(), Progress: progressTo})
 	if err != nil {
 		return h, rep, relais.E("upgrade.verify", "the snapshot restores, but migrating the restored copy failed: this upgrade would fail the same way", err)
 	}
@@ -157,6 +160,7 @@ type UpgradeCheckOptions struct {
 	Identities   []age.Identity      // to decrypt and rehearse the snapshot
 	Keys         []ed25519.PublicKey // the site's public keys, to check the snapshot's origin
 	ClientWindow time.Duration       // clients seen within it are listed (default 1 h)
+	Progress     io.Writer           // the rehearsal's progress line, when a terminal
 	// Free returns the free bytes of the file system holding a directory
 	// (tests replace it); default: the operating system's.
 	Free func(dir string) (int64, error)
@@ -336,7 +340,7 @@ func (c *UpgradeCheck) snapshotPrereq(ctx context.Context, db *sqlstore.DB, opts
 			"give --identity FILE (or --data DIR holding "+UpgradeIdentityFile+")")
 		return
 	}
-	_, rep, err := VerifyForUpgrade(ctx, path, opts.Identities, opts.Keys)
+	_, rep, err := VerifyForUpgrade(ctx, path, opts.Identities, opts.Keys, opts.Progress)
 	if err != nil {
 		add(name, StatusFail, fmt.Sprintf("%s does not verify: %v", filepath.Base(path), err), "make a fresh snapshot and check it with relais snapshot verify")
 		return
@@ -413,6 +417,9 @@ type UpgradeOpenOptions struct {
 	Log         *slog.Logger
 	SnapshotDir string
 	Keys        UpgradeKeys
+	// Progress is where the pre-upgrade snapshot and its rehearsal draw
+	// their progress, when it is a terminal.
+	Progress io.Writer
 	// sqlOptions are passed to sqlstore.Open for the migration (tests).
 	sqlOptions func(*sqlstore.Options)
 }
@@ -433,13 +440,13 @@ func PreUpgradeSnapshot(ctx context.Context, dsn string, from, to int, o Upgrade
 	}
 	name := fmt.Sprintf("%sschema%d-to-%d-%s.snap", PreUpgradePrefix, from, to, relais.Now().UTC().Format("20060102T150405Z"))
 	path := filepath.Join(o.SnapshotDir, name)
-	h, err := Create(ctx, ro, path, CreateOptions{Recipients: o.Keys.Recipients, RecipientNames: o.Keys.RecipientNames, Key: o.Keys.Key, Portable: true})
+	h, err := Create(ctx, ro, path, CreateOptions{Recipients: o.Keys.Recipients, RecipientNames: o.Keys.RecipientNames, Key: o.Keys.Key, Portable: true, Progress: o.Progress})
 	ro.Close()
 	if err != nil {
 		return "", h, relais.E(op, "the pre-upgrade snapshot could not be written: nothing was migrated", err)
 	}
 	pub := o.Keys.Key.Public().(ed25519.PublicKey)
-	_, rep, err := VerifyForUpgrade(ctx, path, o.Keys.Identities, []ed25519.PublicKey{pub})
+	_, rep, err := VerifyForUpgrade(ctx, path, o.Keys.Identities, []ed25519.PublicKey{pub}, o.Progress)
 	if err != nil {
 		return path, h, relais.E(op, fmt.Sprintf("the pre-upgrade snapshot %s did not verify: nothing was migrated", path), err)
 	}
@@ -556,6 +563,7 @@ type RollbackOptions struct {
 	// pre-upgrade snapshot). A SQLite file is renamed aside instead.
 	SetAsideDir string
 	Log         *slog.Logger
+	Progress    io.Writer // the restores' progress lines, when a terminal
 }
 
 // RollbackPlan is what a rollback would do.
@@ -672,7 +680,7 @@ func Rollback(ctx context.Context, dsn string, o RollbackOptions) (RollbackResul
 		for _, s := range []string{"", "-wal", "-shm"} {
 			os.Remove(tmp + s)
 		}
-		rdb, _, _, err := Restore(ctx, res.Snapshot, o.Keys.Identities, pub, "sqlite:"+tmp, sqlstore.Options{Log: o.Log, MigrateTo: h.Schema})
+		rdb, _, _, err := Restore(ctx, res.Snapshot, o.Keys.Identities, pub, "sqlite:"+tmp, sqlstore.Options{Log: o.Log, MigrateTo: h.Schema, Progress: o.Progress})
 		if err != nil {
 			return res, relais.E(op, "the snapshot could not be restored: the database was not touched", err)
 		}
@@ -701,7 +709,7 @@ func Rollback(ctx context.Context, dsn string, o RollbackOptions) (RollbackResul
 			db.Close()
 			return res, relais.E(op, relais.KindInvalid, "a PostgreSQL rollback first snapshots the database it replaces: give the site key and the upgrade identity (--data DIR)")
 		}
-		_, err := Create(ctx, db, res.SetAside, CreateOptions{Recipients: o.Keys.Recipients, RecipientNames: o.Keys.RecipientNames, Key: o.Keys.Key, Portable: true})
+		_, err := Create(ctx, db, res.SetAside, CreateOptions{Recipients: o.Keys.Recipients, RecipientNames: o.Keys.RecipientNames, Key: o.Keys.Key, Portable: true, Progress: o.Progress})
 		db.Close()
 		if err != nil {
 			return res, relais.E(op, "the database could not be set aside: nothing was restored", err)
@@ -715,7 +723,7 @@ func Rollback(ctx context.Context, dsn string, o RollbackOptions) (RollbackResul
 		if err != nil {
 			return res, relais.E(op, "the tables could not be dropped: nothing was restored", err)
 		}
-		rdb, _, _, err := Restore(ctx, res.Snapshot, o.Keys.Identities, pub, dsn, sqlstore.Options{Log: o.Log, MigrateTo: h.Schema})
+		rdb, _, _, err := Restore(ctx, res.Snapshot, o.Keys.Identities, pub, dsn, sqlstore.Options{Log: o.Log, MigrateTo: h.Schema, Progress: o.Progress})
 		if err != nil {
 			return res, relais.E(op, fmt.Sprintf("the tables were dropped but the snapshot could not be restored: restore %s (the state before the rollback) or %s with relais snapshot restore", res.SetAside, res.Snapshot), err)
 		}

@@ -30,6 +30,7 @@ type serveConfig struct {
 	network  string       // network configuration file (serve_network.go)
 	aidNATS  string       // mutual aid's NATS URL (serve_aid.go)
 	debug    string       // Go's profiles, loopback only (serve_debug.go)
+	progress io.Writer    // the pre-upgrade snapshot's progress line, when a terminal
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, defaultData string) {
@@ -74,6 +75,7 @@ func init() {
 		}
 		// An older schema is migrated only after a verified snapshot
 		// (relais upgrade, cmd/relais/upgrade.go).
+		cfg.progress = stderr
 		db, err := openServing(ctx, cfg, log)
 		if err != nil {
 			return err

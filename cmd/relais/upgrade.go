@@ -88,7 +88,7 @@ func upgradeCheck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer db.Close()
 	rep, err := continuity.CheckUpgrade(ctx, db, continuity.UpgradeCheckOptions{SnapshotDir: *snapDir, MaxAge: *maxAge,
-		Identities: identities, Keys: []ed25519.PublicKey(keys), ClientWindow: *window})
+		Identities: identities, Keys: []ed25519.PublicKey(keys), ClientWindow: *window, Progress: stderr})
 	if err != nil {
 		return exitError{exitNotRead, fmt.Sprintf("relais upgrade check: %v", err)}
 	}
@@ -201,7 +201,7 @@ func upgradeRollback(ctx context.Context, args []string, stdout, stderr io.Write
 	if len(keys.Identities) == 0 {
 		return exitError{exitUsage, "relais upgrade rollback: give --identity FILE or --data DIR holding " + continuity.UpgradeIdentityFile}
 	}
-	opts := continuity.RollbackOptions{Snapshot: *snapshot, Keys: keys, KeepAside: *keepAside, Discard: *discardEntries, Log: quietLogger(stderr)}
+	opts := continuity.RollbackOptions{Snapshot: *snapshot, Keys: keys, KeepAside: *keepAside, Discard: *discardEntries, Log: quietLogger(stderr), Progress: stderr}
 	db, err := openReadOnly(ctx, *dsn, "")
 	if err != nil {
 		return exitError{exitNotRead, fmt.Sprintf("relais upgrade rollback: %v", err)}
@@ -268,7 +268,7 @@ func openServing(ctx context.Context, cfg serveConfig, log *slog.Logger) (*sqlst
 		return nil, err
 	}
 	db, rec, err := continuity.OpenUpgrading(ctx, dsn, continuity.UpgradeOpenOptions{Site: cfg.site, Log: log,
-		SnapshotDir: continuity.SnapshotDirFor(dsn, cfg.data), Keys: keys})
+		SnapshotDir: continuity.SnapshotDirFor(dsn, cfg.data), Keys: keys, Progress: cfg.progress})
 	if err != nil {
 		return nil, err
 	}
