@@ -3,6 +3,7 @@ package relais
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/relais-onco/relais/clinical"
 )
@@ -99,11 +100,20 @@ func CumulativeTotals(prescriptions []Prescription, include ID, limits []Cumulat
 // anthracyclineName returns the name clinical's equivalence table knows an
 // anthracycline by, from its English or French INN; "" if it is none.
 func anthracyclineName(inn string) string {
-	f := foldSubstance(inn)
+	return anthracyclineNames()[foldSubstance(inn)]
+}
+
+// anthracyclineNames maps the equivalence table's names, in English and in
+// French, folded, to the drug: folded once, not for every line of a
+// history (the patient page folds every line of ten years).
+var anthracyclineNames = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
 	for _, e := range clinical.AnthracyclineEquivalence {
-		if f == foldSubstance(e.Drug) || f == foldSubstance(e.NameFR) {
-			return e.Drug
+		for _, n := range []string{e.Drug, e.NameFR} {
+			if _, taken := m[foldSubstance(n)]; !taken { // the table's first entry wins, as before
+				m[foldSubstance(n)] = e.Drug
+			}
 		}
 	}
-	return ""
-}
+	return m
+})
