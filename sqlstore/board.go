@@ -225,16 +225,23 @@ func (db *DB) AdministrationsOf(ctx context.Context, preparationIDs []relais.ID)
 // preparations does not show — the worksheet, the second check, the
 // release, the rejection, the cancellation — whose decoding is most of
 // the cost of reading a day's preparations.
-var boardPreparationCols = func() string {
+var boardPreparationCols = blankedPreparationCols("worksheet", "second_check", "release_decision", "rejection", "cancellation")
+
+// historyPreparationCols are what a patient's history shows of each
+// preparation (its line, dose and status): none of its records.
+var historyPreparationCols = blankedPreparationCols("plan", "worksheet", "production", "second_check", "release_decision", "rejection", "cancellation", "dispensing")
+
+// blankedPreparationCols is preparationCols with the named columns read as
+// ” (decoded as nothing by scanPreparation).
+func blankedPreparationCols(blank ...string) string {
 	cols := strings.Split(preparationCols, ",")
 	for i, c := range cols {
-		switch strings.TrimSpace(c) {
-		case "worksheet", "second_check", "release_decision", "rejection", "cancellation":
+		if slices.Contains(blank, strings.TrimSpace(c)) {
 			cols[i] = " ''"
 		}
 	}
 	return strings.Join(cols, ",")
-}()
+}
 
 // BoardPreparations lists preparations like Preparations, in the same
 // order, for a list (the production board, a home page): each with its
@@ -243,6 +250,14 @@ var boardPreparationCols = func() string {
 // Preparation for those).
 func (db *DB) BoardPreparations(ctx context.Context, f relais.PreparationFilter) ([]relais.Preparation, error) {
 	return db.listPreparations(ctx, f, boardPreparationCols)
+}
+
+// HistoryPreparations lists a patient's preparations as a history shows
+// them, in the order of Preparations: each with its line, dose, unit and
+// status, none of its plan or records (a patient page reads ten years of
+// them).
+func (db *DB) HistoryPreparations(ctx context.Context, patientID relais.ID) ([]relais.Preparation, error) {
+	return db.listPreparations(ctx, relais.PreparationFilter{PatientID: patientID}, historyPreparationCols)
 }
 
 // BoardQuery names one list of preparations as a page shows it: a section

@@ -466,7 +466,15 @@ func (s *Server) activeVersions(r *http.Request) ([]versionOption, error) {
 // them (dose given against dose planned) and their administration
 // incidents among the cycle's events.
 func (s *Server) addAdministrations(r *http.Request, patientID relais.ID, tl []treatmentBlock, p *page) error {
-	preps, err := s.listPreparations(r.Context(), relais.PreparationFilter{PatientID: patientID})
+	var preps []relais.Preparation
+	var err error
+	if h, ok := s.Production.(interface {
+		HistoryPreparations(ctx context.Context, patientID relais.ID) ([]relais.Preparation, error)
+	}); ok {
+		preps, err = h.HistoryPreparations(r.Context(), patientID) // without their plans and records
+	} else {
+		preps, err = s.listPreparations(r.Context(), relais.PreparationFilter{PatientID: patientID})
+	}
 	if err != nil {
 		return err
 	}
