@@ -232,7 +232,7 @@ var boardPreparationCols = blankedPreparationCols("worksheet", "second_check", "
 var historyPreparationCols = blankedPreparationCols("plan", "worksheet", "production", "second_check", "release_decision", "rejection", "cancellation", "dispensing")
 
 // blankedPreparationCols is preparationCols with the named columns read as
-// ” (decoded as nothing by scanPreparation).
+// the empty string (decoded as nothing by scanPreparation).
 func blankedPreparationCols(blank ...string) string {
 	cols := strings.Split(preparationCols, ",")
 	for i, c := range cols {
@@ -360,7 +360,7 @@ func (db *DB) BoardList(ctx context.Context, q BoardQuery) (items []relais.Prepa
 }
 
 // qualified qualifies each column of a list with a table's alias (a
-// constant such as ” is left as is).
+// constant, such as the empty string, is left as is).
 func qualified(alias, cols string) string {
 	list := strings.Split(cols, ",")
 	for i, c := range list {
