@@ -369,6 +369,7 @@ func Restore(ctx context.Context, path string, identities []age.Identity, keys [
 	// The progress of a restore is that of the encrypted payload read,
 	// whose size the header gives.
 	bar := progress.New(opts.Progress, "restauration", (h.CiphertextSize+1<<20-1)>>20, "Mo")
+	defer bar.Done() // the line ends before an error is printed
 	plain, err := age.Decrypt(&megabytes{r: br, bar: bar}, identities...)
 	if err != nil {
 		return nil, h, sig, relais.E(op, relais.KindForbidden, "the snapshot cannot be decrypted with the identity given (--identity): it was encrypted to "+strings.Join(h.Recipients, ", "), err)
