@@ -67,16 +67,22 @@ func auditUsage(w io.Writer) {
 // flag package has already said what is wrong).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return exitError{exitUsage, ""}
+		return flagError(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		return exitError{exitUsage, ""}
 	}
 	return nil
+}
+
+// flagError is what a command returns when its flags do not parse (the flag
+// package has already said why): -h is help, anything else a usage error.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return exitError{exitUsage, ""}
 }
 
 func usageError(cmd, format string, args ...any) error {

@@ -65,6 +65,9 @@ func TestCrisisProcedureCommands(t *testing.T) {
 		t.Errorf("verify --identity K --json FILE says:\n%s", out)
 	}
 	cli(2, "snapshot", "verify", "--identity", idFile, snap, "other.snapshot")
+	if code, _, errs := relaisRun("snapshot", "verify", "--nonsense", snap); code != exitUsage || strings.Count(errs, "not defined") != 1 {
+		t.Errorf("verify --nonsense FILE: exit %d, want %d, and the unknown flag named once:\n%s", code, exitUsage, errs)
+	}
 	out = cli(0, "crisis", "start", "--data", nodeDir, "--snapshot", snap, "--identity", idFile, "--pubkey", filepath.Join(siteDir, "site.pub"),
 		"--pharmacist", "ph.durand", "--reason", "exercice : panne du serveur", "--no-serve")
 	if !strings.Contains(out, "CRISIS DECLARED") || !strings.Contains(out, "12 reserved register numbers") {

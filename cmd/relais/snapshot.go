@@ -163,8 +163,11 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		return args[0], parseFlags(fs, args[1:])
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
-		return "", parseFlags(fs, args)
+	if err := fs.Parse(args); err != nil {
+		return "", flagError(err)
+	}
+	if fs.NArg() == 0 {
+		return "", nil
 	}
 	return fs.Arg(0), parseFlags(fs, fs.Args()[1:])
 }
