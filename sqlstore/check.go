@@ -54,6 +54,10 @@ type CheckOptions struct {
 // OK reports whether nothing was found.
 func (r CheckReport) OK() bool { return len(r.Faults) == 0 }
 
+// checkPartAfter names, for the progress line, the part of a check that
+// runs after each one.
+var checkPartAfter = map[string]string{"engine": "journal", "journal": "registre", "register": "reliquats", "leftover_vials": "références"}
+
 // Check runs every integrity check. The error is for a database that could
 // not be read; what is wrong is in the report.
 func (db *DB) Check(ctx context.Context) (CheckReport, error) {
@@ -73,7 +77,7 @@ func (db *DB) CheckWith(ctx context.Context, opts CheckOptions) (CheckReport, er
 	took := func(part string) {
 		rep.Seconds[part] = math.Round(time.Since(start).Seconds()*10) / 10
 		start = time.Now()
-		bar.Extra(map[string]string{"engine": "journal", "journal": "registre", "register": "reliquats", "leftover_vials": "références"}[part])
+		bar.Extra(checkPartAfter[part])
 		bar.Add(1)
 	}
 

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/relais-onco/relais"
@@ -451,7 +450,7 @@ type dumpLine struct {
 // the inserts (decoding JSON was half of a restore's time). One decoding
 // per line: a row is an array, a table's line an object; numbers stay as
 // written (UseNumber). The last line sent carries an error (io.EOF at the
-// end); stop ends the goroutine early.
+// end); stop, called once, ends the goroutine early.
 func decodeLines(dec *json.Decoder) (<-chan dumpLine, func()) {
 	lines := make(chan dumpLine, 256)
 	done := make(chan struct{})
@@ -469,7 +468,7 @@ func decodeLines(dec *json.Decoder) (<-chan dumpLine, func()) {
 			}
 		}
 	}()
-	return lines, sync.OnceFunc(func() { close(done) })
+	return lines, func() { close(done) }
 }
 
 // headerOf reads a table's line (or the end line) of a dump, decoded as

@@ -93,7 +93,7 @@ func snapshotCreate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	db, err := openExisting(ctx, *dsn, sqlstore.Options{Log: quietLogger(stderr), Progress: stderr})
+	db, err := openExisting(ctx, *dsn, sqlstore.Options{Log: quietLogger(stderr)})
 	if err != nil {
 		return err
 	}
